@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Prepare this machine for the lab and the tests: system packages, a Docker daemon
+# that answers, the pinned Python toolchain in .venv, the collections and the local
+# base images. Idempotent: each step checks before it acts, so a second run is quick.
+set -euo pipefail
+
+root_dir=$(cd "$(dirname "$0")/.." && pwd)
+state_dir="${FRAGMENTS_STATE_DIR:-$root_dir/.lab}"
+venv="$root_dir/.venv"
+mkdir -p "$state_dir"
+
+say() { printf '[setup] %s\n' "$*"; }
+die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Commands the lab needs, each with the Debian package that provides it.
+declare -A package_for=(
+  [dockerd]=docker.io
+  [debootstrap]=debootstrap
+  [ssh]=openssh-client
+  [git]=git
+  [curl]=curl
+)
+
+install_system_packages() {
+  local missing=() cmd
+  for cmd in "${!package_for[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("${package_for[$cmd]}")
+  done
+  # The Docker daemon may live elsewhere (Docker Desktop, a remote DOCKER_HOST).
+  if [[ " ${missing[*]} " == *" docker.io "* ]] && docker info >/dev/null 2>&1; then
+    missing=("${missing[@]/docker.io/}")
+  fi
+  read -r -a missing <<<"${missing[*]}"
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  if [[ $(id -u) -ne 0 ]]; then
+    die "missing packages: ${missing[*]}. Install them with: sudo apt-get install -y ${missing[*]}"
+  fi
+  say "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+start_docker_daemon() {
+  if docker info >/dev/null 2>&1; then
+    return 0
+  fi
+  if [[ $(id -u) -ne 0 ]]; then
+    die "no Docker daemon answers and you are not root. Start Docker (e.g. 'sudo systemctl start docker') and make sure your user may use it ('sudo usermod -aG docker $USER', then log in again)."
+  fi
+  say "starting dockerd (log: $state_dir/dockerd.log)"
+  # No systemd as PID 1 on the build machines: run the daemon in the background.
+  setsid dockerd >"$state_dir/dockerd.log" 2>&1 </dev/null &
+  local _
+  for _ in $(seq 120); do
+    docker info >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  tail -n 20 "$state_dir/dockerd.log" >&2 || true
+  die "dockerd did not answer within 60 s; see $state_dir/dockerd.log"
+}
+
+install_venv() {
+  local stamp="$venv/.requirements.sha256" want
+  want=$(cat "$root_dir/requirements.txt" <(python3 --version) | sha256sum | cut -d' ' -f1)
+  if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
+    return 0
+  fi
+  say "installing the Python toolchain into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$root_dir/requirements.txt" 2> >(grep -v '^WARNING: Location' >&2)
+  echo "$want" >"$stamp"
+}
+
+install_collections() {
+  # Offline this reports "Nothing to do": the pinned ansible package meets every range.
+  (cd "$root_dir" && "$venv/bin/ansible-galaxy" collection install -r requirements.yml) | sed 's/^/[setup] /'
+}
+
+export_build_ca() {
+  # Extra CA certificates this machine trusts (a TLS-inspecting proxy, a corporate
+  # CA) are handed to the first stage of image builds so pip can verify PyPI. The
+  # final stages never copy them.
+  local dest="$root_dir/service/build-ca"
+  mkdir -p "$dest"
+  find "$dest" -name '*.crt' -delete
+  if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+    cp /usr/local/share/ca-certificates/*.crt "$dest/"
+  fi
+}
+
+install_system_packages
+start_docker_daemon
+install_venv
+install_collections
+export_build_ca
+"$root_dir/scripts/base-images.sh"
+say "ready"
