@@ -1,0 +1,1 @@
+"""The fragments microservice: user-owned text and image fragments over HTTP."""
