@@ -61,7 +61,8 @@ start_docker_daemon() {
 
 install_venv() {
   local stamp="$venv/.requirements.sha256" want
-  want=$(cat "$root_dir/requirements.txt" <(python3 --version) | sha256sum | cut -d' ' -f1)
+  want=$(cat "$root_dir/requirements.txt" "$root_dir/service/requirements.txt" <(python3 --version) |
+    sha256sum | cut -d' ' -f1)
   if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
     return 0
   fi

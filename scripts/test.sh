@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Every test, fastest first: lint, unit (service and plugins), Molecule, end to end.
+# `scripts/test.sh STAGE...` runs only the named stages. Run after scripts/setup.sh.
+set -euo pipefail
+root_dir=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root_dir"
+export PATH="$root_dir/.venv/bin:$PATH"
+export ANSIBLE_CONFIG="$root_dir/ansible.cfg"
+
+stage_lint() {
+  yamllint --strict .
+  ansible-lint
+}
+stage_unit() {
+  pytest -q -m "not e2e" service/tests collections/ansible_collections/fragments/deploy/tests/unit tests
+}
+stage_molecule() {
+  local scenario
+  for scenario in molecule/*/; do
+    molecule test -s "$(basename "$scenario")"
+  done
+}
+stage_e2e() {
+  pytest -q -m e2e tests
+}
+
+stages=("$@")
+[[ ${#stages[@]} -gt 0 ]] || stages=(lint unit molecule e2e)
+for stage in "${stages[@]}"; do
+  start=$SECONDS
+  printf '\n=== %s ===\n' "$stage"
+  "stage_$stage"
+  printf '=== %s passed in %ds ===\n' "$stage" $((SECONDS - start))
+done

@@ -1,0 +1,76 @@
+"""Drive the project's playbooks against a lab of the tests' own."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+@dataclass
+class Run:
+    returncode: int
+    output: str
+    recap: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> int:
+        return sum(host["changed"] for host in self.recap.values())
+
+
+def ansible_playbook(playbook: str, *args: str, inventories: list[str] | None = None,
+                     env: dict[str, str] | None = None, timeout: int = 900) -> Run:
+    """Run a playbook of this project; return its exit code, output and recap."""
+    command = [str(ROOT / ".venv/bin/ansible-playbook"), str(ROOT / "playbooks" / playbook), *args]
+    for inventory in inventories or []:
+        command += ["-i", inventory]
+    full_env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+                "ANSIBLE_FORCE_COLOR": "0", **(env or {})}
+    proc = subprocess.run(command, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout)
+    output = proc.stdout + proc.stderr
+    recap = {m[1]: {"ok": int(m[2]), "changed": int(m[3]), "unreachable": int(m[4]), "failed": int(m[5])}
+             for m in RECAP.finditer(proc.stdout)}
+    return Run(proc.returncode, output, recap)
+
+
+@dataclass
+class Lab:
+    """A lab of the tests' own: its own name, network and loopback ports."""
+
+    name: str = "fragments-e2e"
+    registry_port: int = 15443
+    moto_port: int = 15500
+    ssh_port_base: int = 12200
+    app_port_base: int = 18180
+    host_count: int = 1
+
+    @property
+    def state_dir(self) -> Path:
+        return ROOT / ".lab" / self.name
+
+    @property
+    def extra_vars(self) -> list[str]:
+        return ["-e", f"lab_name={self.name} lab_registry_port={self.registry_port} "
+                      f"lab_moto_port={self.moto_port} lab_host_ssh_port_base={self.ssh_port_base} "
+                      f"lab_host_app_port_base={self.app_port_base} lab_host_count={self.host_count}"]
+
+    @property
+    def inventories(self) -> list[str]:
+        return [str(ROOT / "inventory/lab"), str(self.state_dir / "inventory.yml")]
+
+    def up(self) -> Run:
+        return ansible_playbook("lab_up.yml", *self.extra_vars)
+
+    def down(self) -> Run:
+        return ansible_playbook("lab_down.yml", *self.extra_vars)
+
+    def play(self, playbook: str, *args: str, **kwargs) -> Run:
+        return ansible_playbook(playbook, *args, inventories=self.inventories, **kwargs)
+
+    def app_url(self, index: int) -> str:
+        return f"http://127.0.0.1:{self.app_port_base + index}"

@@ -1,0 +1,121 @@
+"""End to end: the lab comes up, the first slice runs on it, and it goes away cleanly."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.error
+import urllib.request
+import base64
+
+import boto3
+import docker
+import pytest
+
+from lab import Lab
+
+pytestmark = pytest.mark.e2e
+LABEL = "fragments.lab"
+
+
+@pytest.fixture(scope="module")
+def lab():
+    lab = Lab()
+    lab.down()  # a previous run that died half-way
+    run = lab.up()
+    assert run.returncode == 0, run.output
+    yield lab
+    lab.down()
+
+
+def _get(url: str, *, cafile: str | None = None, auth: tuple[str, str] | None = None):
+    request = urllib.request.Request(url)
+    if auth:
+        request.add_header("Authorization", "Basic " + base64.b64encode(":".join(auth).encode()).decode())
+    context = ssl.create_default_context(cafile=cafile) if cafile else None
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@pytest.mark.parametrize(
+    ("env", "extra", "message"),
+    [
+        ({"AWS_ENDPOINT_URL": "https://ec2.us-east-1.amazonaws.com"}, "", "unset AWS_ENDPOINT_URL"),
+        ({}, "lab_bind_address=0.0.0.0", "127.x address"),
+    ],
+)
+def test_lab_refuses_anything_but_loopback(env, extra, message):
+    refused = Lab(name="fragments-e2e-refused")
+    run = refused.play("lab_up.yml", *refused.extra_vars, "-e", extra or "lab_name=fragments-e2e-refused", env=env)
+    assert run.returncode != 0
+    assert message in run.output
+    assert not refused.state_dir.exists()
+    client = docker.from_env()
+    assert client.containers.list(all=True, filters={"label": f"{LABEL}={refused.name}"}) == []
+
+
+def test_lab_up_again_changes_nothing(lab):
+    run = lab.up()
+    assert run.returncode == 0, run.output
+    assert run.changed == 0, run.output
+
+
+def test_registry_speaks_tls_and_wants_the_password(lab):
+    cafile = str(lab.state_dir / "ca.crt")
+    url = f"https://127.0.0.1:{lab.registry_port}/v2/"
+    assert _get(url, cafile=cafile)[0] == 401
+    password = (lab.state_dir / "registry-password").read_text().strip()
+    assert _get(url, cafile=cafile, auth=("fragments", "wrong" + password))[0] == 401
+    assert _get(url, cafile=cafile, auth=("fragments", password))[0] == 200
+    assert (lab.state_dir / "registry-password").stat().st_mode & 0o077 == 0
+
+
+def test_moto_is_the_aws_endpoint(lab):
+    ec2 = boto3.client("ec2", endpoint_url=f"http://127.0.0.1:{lab.moto_port}", region_name="us-east-1",
+                       aws_access_key_id="lab", aws_secret_access_key="lab")
+    assert any(r["RegionName"] == "us-east-1" for r in ec2.describe_regions()["Regions"])
+    env = (lab.state_dir / "env.sh").read_text()
+    assert f"AWS_ENDPOINT_URL=http://127.0.0.1:{lab.moto_port}" in env
+
+
+def test_slice_releases_and_serves_from_a_lab_host(lab):
+    run = lab.play("site.yml")
+    assert run.returncode == 0, run.output
+    status, body = _get(lab.app_url(1) + "/")
+    assert status == 200
+    assert json.loads(body)["status"] == "ok"
+    # Docker came from our role, not from the lab host image.
+    client = docker.from_env()
+    host = client.containers.get(f"{lab.name}-host-1")
+    assert host.exec_run("dpkg-query -W docker.io").exit_code == 0
+    assert client.images.get("fragments-base/labhost:bookworm").attrs is not None
+    password = (lab.state_dir / "registry-password").read_text().strip()
+    assert password not in run.output
+
+
+def test_slice_again_changes_nothing(lab):
+    run = lab.play("site.yml")
+    assert run.returncode == 0, run.output
+    assert run.changed == 0, run.output
+
+
+def test_lab_down_removes_the_lab_and_nothing_else(lab):
+    client = docker.from_env()
+    bystander = client.containers.create("fragments-base/debian:bookworm", ["sleep", "60"],
+                                         name=f"{lab.name}-bystander", labels={LABEL: "someone-else"})
+    bystander_volume = client.volumes.create(f"{lab.name}-bystander", labels={LABEL: "someone-else"})
+    try:
+        run = lab.down()
+        assert run.returncode == 0, run.output
+        assert client.containers.list(all=True, filters={"label": f"{LABEL}={lab.name}"}) == []
+        assert client.volumes.list(filters={"label": f"{LABEL}={lab.name}"}) == []
+        assert client.networks.list(names=[lab.name]) == []
+        assert not lab.state_dir.exists()
+        bystander.reload()
+        bystander_volume.reload()
+    finally:
+        bystander.remove(force=True)
+        bystander_volume.remove(force=True)
