@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -55,9 +56,10 @@ class Lab:
 
     @property
     def extra_vars(self) -> list[str]:
-        return ["-e", f"lab_name={self.name} lab_registry_port={self.registry_port} "
-                      f"lab_moto_port={self.moto_port} lab_host_ssh_port_base={self.ssh_port_base} "
-                      f"lab_host_app_port_base={self.app_port_base} lab_host_count={self.host_count}"]
+        return ["-e", json.dumps({
+            "lab_name": self.name, "lab_registry_port": self.registry_port, "lab_moto_port": self.moto_port,
+            "lab_host_ssh_port_base": self.ssh_port_base, "lab_host_app_port_base": self.app_port_base,
+            "lab_host_count": self.host_count})]
 
     @property
     def inventories(self) -> list[str]:

@@ -54,7 +54,15 @@ def test_lab_refuses_anything_but_loopback(env, extra, message):
     assert message in run.output
     assert not refused.state_dir.exists()
     client = docker.from_env()
-    assert client.containers.list(all=True, filters={"label": f"{LABEL}={refused.name}"}) == []
+    assert [c.name for c in client.containers.list(all=True) if c.name.startswith(refused.name)] == []
+
+
+def test_lab_parts_carry_the_lab_label(lab):
+    client = docker.from_env()
+    labelled = {c.name for c in client.containers.list(all=True, filters={"label": f"{LABEL}={lab.name}"})}
+    assert labelled == {f"{lab.name}-registry", f"{lab.name}-host-1"}
+    volumes = {v.name for v in client.volumes.list(filters={"label": f"{LABEL}={lab.name}"})}
+    assert volumes == {f"{lab.name}-registry-data", f"{lab.name}-host-1-docker"}
 
 
 def test_lab_up_again_changes_nothing(lab):
@@ -110,9 +118,10 @@ def test_lab_down_removes_the_lab_and_nothing_else(lab):
     try:
         run = lab.down()
         assert run.returncode == 0, run.output
-        assert client.containers.list(all=True, filters={"label": f"{LABEL}={lab.name}"}) == []
-        assert client.volumes.list(filters={"label": f"{LABEL}={lab.name}"}) == []
-        assert client.networks.list(names=[lab.name]) == []
+        assert [c.name for c in client.containers.list(all=True) if c.name.startswith(f"{lab.name}-")] == \
+            [bystander.name]
+        assert [v.name for v in client.volumes.list() if v.name.startswith(f"{lab.name}-")] == [bystander_volume.name]
+        assert [n.name for n in client.networks.list() if n.name == lab.name] == []
         assert not lab.state_dir.exists()
         bystander.reload()
         bystander_volume.reload()

@@ -1,0 +1,116 @@
+"""The image: built like release builds it, run like a host runs it, probed over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import bcrypt
+import docker
+import pytest
+
+from support import basic
+
+pytestmark = pytest.mark.e2e
+SERVICE = Path(__file__).resolve().parents[1]
+BASE = os.environ.get("FRAGMENTS_TEST_BASE_IMAGE", "fragments-base/python:bookworm")
+TAG = "fragments-test/service:image-test"
+PORT = 18999
+
+
+@pytest.fixture(scope="module")
+def image():
+    subprocess.run(
+        ["docker", "build", "-q", "-t", TAG, "--build-arg", f"BASE_IMAGE={BASE}",
+         "--build-arg", "VERSION=9.9.9", "--build-arg", "GIT_SHA=feedbeef", str(SERVICE)],
+        check=True, capture_output=True, env={**os.environ, "DOCKER_BUILDKIT": "0"},
+    )
+    return docker.from_env().images.get(TAG)
+
+
+@pytest.fixture(scope="module")
+def container(image, tmp_path_factory):
+    secrets = tmp_path_factory.mktemp("secrets")
+    htpasswd = secrets / "htpasswd"
+    hashed = bcrypt.hashpw(b"password1", bcrypt.gensalt(rounds=4)).decode()
+    htpasswd.write_text(f"user1@email.com:$2y${hashed[4:]}\n")
+    htpasswd.chmod(0o644)
+    client = docker.from_env()
+    running = client.containers.run(
+        image.id, detach=True, name="fragments-image-test", ports={"8080/tcp": ("127.0.0.1", PORT)},
+        environment={"HTPASSWD_FILE": "/run/secrets/htpasswd"},
+        volumes={str(htpasswd): {"bind": "/run/secrets/htpasswd", "mode": "ro"}},
+        read_only=True, cap_drop=["ALL"], security_opt=["no-new-privileges"],
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            running.reload()
+            if running.attrs["State"]["Health"]["Status"] == "healthy":
+                break
+            time.sleep(0.5)
+        yield running
+    finally:
+        running.remove(force=True)
+
+
+def request(method, path, body=None, headers=None):
+    req = urllib.request.Request(f"http://127.0.0.1:{PORT}{path}", data=body, method=method, headers=headers or {})
+    with urllib.request.urlopen(req, timeout=10) as response:
+        return response.status, response.headers, response.read()
+
+
+def test_container_becomes_healthy_and_reports_its_build(container):
+    assert container.attrs["State"]["Health"]["Status"] == "healthy"
+    status, headers, body = request("GET", "/")
+    assert status == 200
+    assert json.loads(body)["version"] == "9.9.9"
+    assert json.loads(body)["gitSha"] == "feedbeef"
+
+
+def test_post_then_get_round_trip(container):
+    auth = basic("user1@email.com", "password1")
+    status, headers, body = request("POST", "/v1/fragments", b"# hello", {**auth, "Content-Type": "text/markdown"})
+    assert status == 201
+    location = headers["Location"]
+    fragment_id = json.loads(body)["fragment"]["id"]
+    assert location.endswith(f"/v1/fragments/{fragment_id}")
+    assert request("GET", f"/v1/fragments/{fragment_id}", headers=auth)[2] == b"# hello"
+    assert request("GET", f"/v1/fragments/{fragment_id}.html", headers=auth)[2] == b"<h1>hello</h1>\n"
+
+
+def test_logs_are_json_lines(container):
+    lines = [line for line in container.logs().decode().splitlines() if line.strip()]
+    assert lines
+    assert all(json.loads(line)["level"] for line in lines)
+
+
+def test_image_runs_as_non_root_and_holds_no_build_leftovers(image):
+    assert image.attrs["Config"]["User"] == "10001:10001"
+    client = docker.from_env()
+    check = ("test ! -e /opt/app/tests && test ! -e /root/.cache/pip && ! command -v gcc && ! command -v cc"
+             " && test -z \"$(ls /usr/local/share/ca-certificates)\" && test ! -e /opt/deps/bin")
+    result = client.containers.run(image.id, ["sh", "-c", check], remove=True, user="0")
+    assert result == b""
+    bundle = client.containers.run(image.id, ["sh", "-c", "cat /etc/ssl/certs/*.crt /etc/ssl/certs/*.pem 2>/dev/null"],
+                                   remove=True, user="0").decode()
+    for build_ca in (SERVICE / "build-ca").glob("*.crt"):
+        body = "".join(line for line in build_ca.read_text().splitlines() if not line.startswith("-----"))
+        assert body[:64] not in bundle.replace("\n", ""), f"{build_ca.name} reached the final image"
+
+
+def test_sigterm_stops_an_idle_container_cleanly(image):
+    # Killed after the 10 s grace period it would exit 137; bench/service.py times the stop.
+    client = docker.from_env()
+    running = client.containers.run(image.id, detach=True)
+    try:
+        time.sleep(2)
+        running.stop(timeout=10)
+        running.reload()
+        assert running.attrs["State"]["ExitCode"] == 0
+    finally:
+        running.remove(force=True)
