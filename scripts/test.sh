@@ -12,7 +12,7 @@ stage_lint() {
   ansible-lint
 }
 stage_unit() {
-  pytest -q -m "not e2e" service/tests collections/ansible_collections/fragments/deploy/tests/unit tests
+  pytest -q -m "not e2e" --cov=fragments --cov-report=term --cov-fail-under=90 service/tests tests
 }
 stage_molecule() {
   local scenario
@@ -21,7 +21,7 @@ stage_molecule() {
   done
 }
 stage_e2e() {
-  pytest -q -m e2e tests
+  pytest -q -m e2e service/tests tests
 }
 
 stages=("$@")

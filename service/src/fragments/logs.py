@@ -36,3 +36,5 @@ def configure(level: str) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # The service logs each request itself, with its request id.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Benchmark the fragments service image: size against a naive single-stage build,
+requests per second under wrk, and time to stop on SIGTERM. Medians of repeated runs,
+written to docs/benchmarks/service.md.
+
+    .venv/bin/python bench/service.py [--runs 3] [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+import bcrypt
+import docker
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICE = ROOT / "service"
+BASE = os.environ.get("FRAGMENTS_BENCH_BASE_IMAGE", "fragments-base/python:bookworm")
+PORT = 18998
+USER, PASSWORD = "bench@example.com", "bench-password"
+WRK_SCRIPT = """
+local body = string.rep("x", 1024)
+local auth = os.getenv("BENCH_AUTH")
+local path = os.getenv("BENCH_GET_PATH")
+local n = 0
+request = function()
+  n = n + 1
+  if n % 2 == 1 then
+    return wrk.format("POST", "/v1/fragments", {["Content-Type"] = "text/plain", ["Authorization"] = auth}, body)
+  end
+  return wrk.format("GET", path, {["Authorization"] = auth})
+end
+"""
+
+
+def build(tag: str, dockerfile: Path) -> float:
+    start = time.monotonic()
+    subprocess.run(["docker", "build", "-q", "-t", tag, "-f", str(dockerfile), "--build-arg", f"BASE_IMAGE={BASE}",
+                    str(SERVICE)], check=True, capture_output=True, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    return time.monotonic() - start
+
+
+def wrk(url: str, seconds: int, script: Path | None = None, env: dict | None = None) -> float:
+    command = ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency"]
+    if script:
+        command += ["-s", str(script)]
+    out = subprocess.run(command + [url], check=True, capture_output=True, text=True,
+                         env={**os.environ, **(env or {})}).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"wrk saw {errors[1]} failed responses:\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])
+
+
+def wait_healthy(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    client = docker.from_env()
+
+    build("bench/fragments:final", SERVICE / "Dockerfile")
+    build("bench/fragments:naive", ROOT / "bench/naive.Dockerfile")
+    final = client.images.get("bench/fragments:final").attrs["Size"]
+    naive = client.images.get("bench/fragments:naive").attrs["Size"]
+    rebuild = statistics.median(build("bench/fragments:final", SERVICE / "Dockerfile") for _ in range(args.runs))
+
+    work = Path(tempfile.mkdtemp(prefix="fragments-bench."))
+    htpasswd = work / "htpasswd"
+    htpasswd.write_text(f"{USER}:{bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt()).decode()}\n")
+    htpasswd.chmod(0o644)
+    script = work / "post-get.lua"
+    script.write_text(WRK_SCRIPT)
+    auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    container = client.containers.run(
+        "bench/fragments:final", detach=True, ports={"8080/tcp": ("127.0.0.1", PORT)},
+        environment={"HTPASSWD_FILE": "/run/secrets/htpasswd", "LOG_LEVEL": "warning"},
+        volumes={str(htpasswd): {"bind": "/run/secrets/htpasswd", "mode": "ro"}})
+    try:
+        url = f"http://127.0.0.1:{PORT}"
+        wait_healthy(url + "/")
+        request = urllib.request.Request(url + "/v1/fragments", data=b"x" * 1024, method="POST",
+                                         headers={"Authorization": auth, "Content-Type": "text/plain"})
+        with urllib.request.urlopen(request) as response:
+            get_path = "/v1/fragments/" + json.loads(response.read())["fragment"]["id"]
+        wrk(url + "/", 1)  # warm-up
+        health_rps = [wrk(url + "/", args.seconds) for _ in range(args.runs)]
+        mixed_rps = [wrk(url, args.seconds, script, {"BENCH_AUTH": auth, "BENCH_GET_PATH": get_path})
+                     for _ in range(args.runs)]
+    finally:
+        container.remove(force=True)
+    stops = []
+    for _ in range(args.runs):
+        idle = client.containers.run("bench/fragments:final", detach=True)
+        time.sleep(2)
+        start = time.monotonic()
+        idle.stop(timeout=10)
+        stops.append(time.monotonic() - start)
+        idle.remove(force=True)
+    shutil.rmtree(work)
+
+    mb = 1000 * 1000
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.machine())
+    page = f"""# Service benchmark
+
+Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores ({cpu}), Docker
+{client.version()["Version"]}, base image `{BASE}`; medians of {args.runs} runs. Reproduce with:
+
+    .venv/bin/python bench/service.py --runs {args.runs} --seconds {args.seconds}
+
+| measure | result |
+| --- | --- |
+| final image (`service/Dockerfile`, multi-stage, FROM scratch) | {final / mb:.1f} MB |
+| naive single-stage image (`bench/naive.Dockerfile`) | {naive / mb:.1f} MB |
+| final / naive | 1 / {naive / final:.1f} |
+| rebuild with an unchanged source (cache) | {rebuild:.2f} s |
+| `GET /`, wrk 2 threads, 32 connections, {args.seconds} s | {statistics.median(health_rps):,.0f} req/s (runs: {", ".join(f"{r:,.0f}" for r in health_rps)}) |
+| POST 1 KB + GET, alternating, same load | {statistics.median(mixed_rps):,.0f} req/s (runs: {", ".join(f"{r:,.0f}" for r in mixed_rps)}) |
+| `docker stop` of an idle container (SIGTERM) | {statistics.median(stops):.2f} s (runs: {", ".join(f"{s:.2f}" for s in stops)}) |
+
+wrk and the container share the machine's cores, so the request rates are a floor
+for a host that only serves.
+"""
+    out = ROOT / "docs/benchmarks/service.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page)
+    print(page)
+
+
+if __name__ == "__main__":
+    main()
