@@ -1,0 +1,137 @@
+# -*- coding: utf-8 -*-
+# Copyright: fragments-deploy contributors
+# MIT License (see https://opensource.org/licenses/MIT)
+"""A small client of the registry HTTP API v2 (Docker Hub, ECR, Distribution): asks
+for a manifest's digest, answering Basic and Bearer-token challenges."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import hashlib
+import json
+import re
+import socket
+import ssl
+
+from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+from ansible.module_utils.six.moves.urllib.parse import urlencode
+from ansible.module_utils.urls import open_url
+
+# Every manifest kind a tag can point at. Without these Distribution 2.8 answers with
+# a schema1 manifest whose digest is not the one `docker push` printed.
+MANIFEST_TYPES = ", ".join([
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+])
+_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
+
+
+class RegistryError(Exception):
+    """A failure with a message that says what to fix."""
+
+
+class Registry(object):
+    def __init__(self, host, username=None, password=None, ca_path=None, validate_certs=True,
+                 scheme="https", timeout=30):
+        self.host = host
+        self.username = username
+        self.password = password
+        self.ca_path = ca_path
+        self.validate_certs = validate_certs
+        self.base = "%s://%s" % (scheme, host)
+        self.timeout = timeout
+        self._token = None
+
+    def _basic(self):
+        raw = ("%s:%s" % (self.username, self.password)).encode("utf-8")
+        return "Basic " + base64.b64encode(raw).decode("ascii")
+
+    def _open(self, method, url, headers):
+        try:
+            return open_url(url, method=method, headers=headers, ca_path=self.ca_path,
+                            validate_certs=self.validate_certs, timeout=self.timeout,
+                            force_basic_auth=False, follow_redirects="all")
+        except HTTPError:
+            raise
+        except (URLError, socket.error, ssl.SSLError) as exc:
+            reason = getattr(exc, "reason", exc)
+            hint = ""
+            if "CERTIFICATE" in str(reason).upper():
+                hint = " (set ca_path to the CA file that signed the registry's certificate)"
+            raise RegistryError("cannot reach registry %s at %s: %s%s" % (self.host, url, reason, hint))
+
+    def _authorize(self, challenge, scope):
+        scheme, _, params = challenge.partition(" ")
+        if scheme.lower() == "basic":
+            if not self.username:
+                raise RegistryError("registry %s wants a user name and password; none were given" % self.host)
+            return self._basic()
+        if scheme.lower() != "bearer":
+            raise RegistryError("registry %s asks for unsupported authentication %r" % (self.host, scheme))
+        fields = dict(_CHALLENGE_PARAM.findall(params))
+        if "realm" not in fields:
+            raise RegistryError("registry %s sent a Bearer challenge without a realm: %r" % (self.host, challenge))
+        query = {"service": fields.get("service", "")}
+        query["scope"] = fields.get("scope") or scope
+        headers = {"Authorization": self._basic()} if self.username else {}
+        url = fields["realm"] + ("&" if "?" in fields["realm"] else "?") + urlencode(query)
+        try:
+            response = self._open("GET", url, headers)
+        except HTTPError as exc:
+            if exc.code in (401, 403):
+                raise RegistryError("the token service of %s refused the credentials of user %r" %
+                                    (self.host, self.username or "(anonymous)"))
+            raise RegistryError("the token service of %s answered HTTP %s" % (self.host, exc.code))
+        body = json.loads(response.read().decode("utf-8"))
+        token = body.get("token") or body.get("access_token")
+        if not token:
+            raise RegistryError("the token service of %s answered without a token" % self.host)
+        return "Bearer " + token
+
+    def request(self, method, path, scope, headers=None):
+        """Send a request, answering one authentication challenge; return the response."""
+        url = self.base + path
+        headers = dict(headers or {})
+        if self._token:
+            headers["Authorization"] = self._token
+        try:
+            return self._open(method, url, headers)
+        except HTTPError as exc:
+            if exc.code != 401 or self._token:
+                raise
+            challenge = exc.headers.get("WWW-Authenticate", "")
+        self._token = self._authorize(challenge, scope)
+        headers["Authorization"] = self._token
+        try:
+            return self._open(method, url, headers)
+        except HTTPError as exc:
+            if exc.code == 401:
+                raise RegistryError("registry %s refused the credentials of user %r" %
+                                    (self.host, self.username or "(anonymous)"))
+            raise
+
+    def manifest_digest(self, repository, reference):
+        """Digest (sha256:...) and media type of repository:reference."""
+        path = "/v2/%s/manifests/%s" % (repository, reference)
+        scope = "repository:%s:pull" % repository
+        try:
+            response = self.request("HEAD", path, scope, {"Accept": MANIFEST_TYPES})
+            digest = response.headers.get("Docker-Content-Digest")
+            media_type = response.headers.get("Content-Type")
+            if not digest:  # some registries only send it with the body
+                response = self.request("GET", path, scope, {"Accept": MANIFEST_TYPES})
+                digest = "sha256:" + hashlib.sha256(response.read()).hexdigest()
+                media_type = response.headers.get("Content-Type")
+        except HTTPError as exc:
+            if exc.code == 404:
+                raise RegistryError("%s not found in repository %s at registry %s" % (
+                    "digest " + reference if ":" in reference else "tag " + reference, repository, self.host))
+            if exc.code == 403:
+                raise RegistryError("registry %s denies user %r access to repository %s" % (
+                    self.host, self.username or "(anonymous)", repository))
+            raise RegistryError("registry %s answered HTTP %s for %s" % (self.host, exc.code, path))
+        return digest, media_type
