@@ -12,7 +12,8 @@ stage_lint() {
   ansible-lint
 }
 stage_unit() {
-  pytest -q -m "not e2e" --cov=fragments --cov-report=term --cov-fail-under=90 service/tests tests
+  pytest -q -m "not e2e" --cov=fragments --cov-report=term --cov-fail-under=90 \
+    service/tests tests collections/ansible_collections/fragments/deploy/tests/unit
 }
 stage_molecule() {
   local scenario

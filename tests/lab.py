@@ -25,9 +25,10 @@ class Run:
 
 
 def ansible_playbook(playbook: str, *args: str, inventories: list[str] | None = None,
-                     env: dict[str, str] | None = None, timeout: int = 900) -> Run:
+                     env: dict[str, str] | None = None, timeout: int = 900,
+                     playbook_dir: Path = ROOT / "playbooks") -> Run:
     """Run a playbook of this project; return its exit code, output and recap."""
-    command = [str(ROOT / ".venv/bin/ansible-playbook"), str(ROOT / "playbooks" / playbook), *args]
+    command = [str(ROOT / ".venv/bin/ansible-playbook"), str(playbook_dir / playbook), *args]
     for inventory in inventories or []:
         command += ["-i", inventory]
     full_env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",

@@ -18,16 +18,6 @@ pytestmark = pytest.mark.e2e
 LABEL = "fragments.lab"
 
 
-@pytest.fixture(scope="module")
-def lab():
-    lab = Lab()
-    lab.down()  # a previous run that died half-way
-    run = lab.up()
-    assert run.returncode == 0, run.output
-    yield lab
-    lab.down()
-
-
 def _get(url: str, *, cafile: str | None = None, auth: tuple[str, str] | None = None):
     request = urllib.request.Request(url)
     if auth:
@@ -110,7 +100,11 @@ def test_slice_again_changes_nothing(lab):
     assert run.changed == 0, run.output
 
 
-def test_lab_down_removes_the_lab_and_nothing_else(lab):
+def test_lab_down_removes_the_lab_and_nothing_else():
+    lab = Lab(name="fragments-e2e-down", registry_port=15453, moto_port=15510, ssh_port_base=12300,
+              app_port_base=18280)
+    up = lab.up()
+    assert up.returncode == 0, up.output
     client = docker.from_env()
     bystander = client.containers.create("fragments-base/debian:bookworm", ["sleep", "60"],
                                          name=f"{lab.name}-bystander", labels={LABEL: "someone-else"})

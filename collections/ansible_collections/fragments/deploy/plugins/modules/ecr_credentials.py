@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - Calls ECR's GetAuthorizationToken and returns the user name and password that
     C(docker login) and M(fragments.deploy.registry_digest) take. The password is a
-    token valid for 12 hours; use C(no_log: true) on the task.
+    token valid for 12 hours; set C(no_log=true) on the task.
   - Credentials, region and endpoint come the usual amazon.aws ways (environment, profile,
     instance role; C(AWS_ENDPOINT_URL) for a test endpoint such as moto).
 options:
