@@ -45,7 +45,7 @@ start_docker_daemon() {
     return 0
   fi
   if [[ $(id -u) -ne 0 ]]; then
-    die "no Docker daemon answers and you are not root. Start Docker (e.g. 'sudo systemctl start docker') and make sure your user may use it ('sudo usermod -aG docker $USER', then log in again)."
+    die "no Docker daemon answers and you are not root. Start Docker (e.g. 'sudo systemctl start docker') and make sure your user may use it ('sudo usermod -aG docker $(id -un)', then log in again)."
   fi
   say "starting dockerd (log: $state_dir/dockerd.log)"
   # No systemd as PID 1 on the build machines: run the daemon in the background.

@@ -114,3 +114,45 @@ def test_sigterm_stops_an_idle_container_cleanly(image):
         assert running.attrs["State"]["ExitCode"] == 0
     finally:
         running.remove(force=True)
+
+
+def test_sqlite_data_survives_a_new_container(image, tmp_path_factory):
+    client = docker.from_env()
+    secrets = tmp_path_factory.mktemp("sqlite-secrets")
+    hashed = bcrypt.hashpw(b"password1", bcrypt.gensalt(rounds=4)).decode()
+    (secrets / "htpasswd").write_text(f"user1@email.com:$2y${hashed[4:]}\n")
+    (secrets / "htpasswd").chmod(0o644)
+    volume = client.volumes.create("fragments-image-test-data")
+    auth = basic("user1@email.com", "password1")
+    try:
+        def start():
+            running = client.containers.run(
+                image.id, detach=True, ports={"8080/tcp": ("127.0.0.1", PORT + 1)},
+                environment={"HTPASSWD_FILE": "/run/secrets/htpasswd", "FRAGMENTS_STORAGE": "sqlite",
+                             "FRAGMENTS_SQLITE_PATH": "/data/fragments.db"},
+                volumes={str(secrets / "htpasswd"): {"bind": "/run/secrets/htpasswd", "mode": "ro"},
+                         volume.name: {"bind": "/data", "mode": "rw"}})
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{PORT + 1}/", timeout=1)
+                    return running
+                except OSError:
+                    time.sleep(0.3)
+            raise AssertionError(running.logs().decode())
+
+        first = start()
+        req = urllib.request.Request(f"http://127.0.0.1:{PORT + 1}/v1/fragments", data=b"kept", method="POST",
+                                     headers={**auth, "Content-Type": "text/plain"})
+        with urllib.request.urlopen(req, timeout=10) as response:
+            fragment_id = json.loads(response.read())["fragment"]["id"]
+        first.remove(force=True)
+        second = start()
+        try:
+            req = urllib.request.Request(f"http://127.0.0.1:{PORT + 1}/v1/fragments/{fragment_id}", headers=auth)
+            with urllib.request.urlopen(req, timeout=10) as response:
+                assert response.read() == b"kept"
+        finally:
+            second.remove(force=True)
+    finally:
+        volume.remove(force=True)
