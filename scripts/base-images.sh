@@ -15,6 +15,11 @@ base_labhost=fragments-base/labhost:bookworm
 say() { printf '[base-images] %s\n' "$*"; }
 die() { printf '[base-images] ERROR: %s\n' "$*" >&2; exit 1; }
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+# A built base is current when its label holds the hash of the Dockerfile it came from.
+dockerfile_hash() { sha256sum "$1/Dockerfile" | cut -c1-16; }
+is_current() {
+  [[ $(docker image inspect --format '{{ index .Config.Labels "fragments.base.dockerfile" }}' "$1" 2>/dev/null) == "$2" ]]
+}
 try_pull() { timeout 60 docker pull -q "$1" >/dev/null 2>&1; }
 build() {
   # The classic builder: BuildKit needs the buildx plugin, which Debian 12 lacks.
@@ -81,12 +86,15 @@ if ! have_image "$base_python"; then
   if try_pull python:3.11-slim-bookworm; then
     docker tag python:3.11-slim-bookworm "$base_python"
   else
-    build -t "$base_python" --build-arg "BASE_IMAGE=$base_debian" "$root_dir/images/python"
+    build -t "$base_python" --label "fragments.base.dockerfile=$(dockerfile_hash "$root_dir/images/python")" \
+      --build-arg "BASE_IMAGE=$base_debian" "$root_dir/images/python"
   fi
   say "made $base_python"
 fi
 
-if ! have_image "$base_labhost"; then
-  build -t "$base_labhost" --build-arg "BASE_IMAGE=$base_debian" "$root_dir/images/labhost"
+labhost_hash=$(dockerfile_hash "$root_dir/images/labhost")
+if ! is_current "$base_labhost" "$labhost_hash"; then
+  build -t "$base_labhost" --label "fragments.base.dockerfile=$labhost_hash" \
+    --build-arg "BASE_IMAGE=$base_debian" "$root_dir/images/labhost"
   say "made $base_labhost"
 fi
