@@ -57,7 +57,10 @@ class RequestLoop:
 
 @pytest.fixture(scope="module")
 def images(lab, tmp_path_factory):
-    """v1 and v2 of the service, one that exits, one that never turns healthy; pushed."""
+    """v1 and v2 of the service, one that exits, one that never turns healthy; pushed.
+    Docker is installed on the lab host once, here."""
+    engine = lab.play("docker_engine.yml", playbook_dir=ROOT / "tests/playbooks")
+    assert engine.returncode == 0, engine.output
     client = docker.from_env()
     password = (lab.state_dir / "registry-password").read_text().strip()
     registry = f"127.0.0.1:{lab.registry_port}"
