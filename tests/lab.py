@@ -9,7 +9,11 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import requests
+
 ROOT = Path(__file__).resolve().parents[1]
+MANIFEST_TYPES = ("application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, "
+                  "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json")
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -77,3 +81,14 @@ class Lab:
 
     def app_url(self, index: int) -> str:
         return f"http://127.0.0.1:{self.app_port_base + index}"
+
+    def registry_password(self) -> str:
+        return (self.state_dir / "registry-password").read_text().strip()
+
+    def manifest_digest(self, repository: str, tag: str) -> str | None:
+        """What the lab registry says repository:tag points at, asked with plain HTTP
+        calls (not with the collection's own client), or None if it has no such tag."""
+        response = requests.head(f"https://127.0.0.1:{self.registry_port}/v2/{repository}/manifests/{tag}",
+                                 headers={"Accept": MANIFEST_TYPES}, auth=("fragments", self.registry_password()),
+                                 verify=str(self.state_dir / "ca.crt"), timeout=10)
+        return response.headers.get("Docker-Content-Digest") if response.status_code == 200 else None

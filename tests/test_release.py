@@ -8,14 +8,11 @@ import subprocess
 
 import docker
 import pytest
-import requests
 
 from lab import ROOT, ansible_playbook
 from token_registry import TokenServer, run_token_registry
 
 pytestmark = pytest.mark.e2e
-ACCEPT = ("application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, "
-          "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json")
 REPOSITORY = "e2e/sample"
 
 
@@ -55,15 +52,8 @@ def release(lab, source, tmp_path):
     return run
 
 
-def password(lab) -> str:
-    return (lab.state_dir / "registry-password").read_text().strip()
-
-
 def registry_digest(lab, tag: str) -> str | None:
-    response = requests.head(f"https://127.0.0.1:{lab.registry_port}/v2/{REPOSITORY}/manifests/{tag}",
-                             headers={"Accept": ACCEPT}, auth=("fragments", password(lab)),
-                             verify=str(lab.state_dir / "ca.crt"), timeout=10)
-    return response.headers.get("Docker-Content-Digest") if response.status_code == 200 else None
+    return lab.manifest_digest(REPOSITORY, tag)
 
 
 def test_release_pushes_every_tag_and_records_the_digest(lab, release, source):
@@ -76,7 +66,7 @@ def test_release_pushes_every_tag_and_records_the_digest(lab, release, source):
     assert record["repository"] == f"127.0.0.1:{lab.registry_port}/{REPOSITORY}"
     assert {registry_digest(lab, tag) for tag in record["tags"]} == {record["digest"]}
     assert record["build_args"]["GIT_SHA"] == head(source)
-    assert password(lab) not in run.output
+    assert lab.registry_password() not in run.output
 
     again = release()
     assert again.returncode == 0, again.output
