@@ -7,7 +7,7 @@ VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 LAB_NAME ?= fragments-lab
-LAB_INVENTORY := -i inventory/lab -i .lab/$(LAB_NAME)/inventory.yml
+LAB_INVENTORY := -i inventory/lab -i .lab/$(LAB_NAME)/inventory
 
 .PHONY: run test setup lab-up lab-down lint unit molecule e2e
 

@@ -44,6 +44,11 @@ def ansible_playbook(playbook: str, *args: str, inventories: list[str] | None = 
     return Run(proc.returncode, output, recap)
 
 
+def _plain(value: dict):
+    """ansible-inventory marks values from plugins as {"__ansible_unsafe": value}."""
+    return value["__ansible_unsafe"] if set(value) == {"__ansible_unsafe"} else value
+
+
 @dataclass
 class Lab:
     """A lab of the tests' own: its own name, network and loopback ports."""
@@ -51,9 +56,6 @@ class Lab:
     name: str = "fragments-e2e"
     registry_port: int = 15443
     moto_port: int = 15500
-    ssh_port_base: int = 12200
-    app_port_base: int = 18180
-    host_count: int = 1
 
     @property
     def state_dir(self) -> Path:
@@ -62,13 +64,11 @@ class Lab:
     @property
     def extra_vars(self) -> list[str]:
         return ["-e", json.dumps({
-            "lab_name": self.name, "lab_registry_port": self.registry_port, "lab_moto_port": self.moto_port,
-            "lab_host_ssh_port_base": self.ssh_port_base, "lab_host_app_port_base": self.app_port_base,
-            "lab_host_count": self.host_count})]
+            "lab_name": self.name, "lab_registry_port": self.registry_port, "lab_moto_port": self.moto_port})]
 
     @property
     def inventories(self) -> list[str]:
-        return [str(ROOT / "inventory/lab"), str(self.state_dir / "inventory.yml")]
+        return [str(ROOT / "inventory/lab"), str(self.state_dir / "inventory")]
 
     def up(self) -> Run:
         return ansible_playbook("lab_up.yml", *self.extra_vars)
@@ -79,8 +79,26 @@ class Lab:
     def play(self, playbook: str, *args: str, **kwargs) -> Run:
         return ansible_playbook(playbook, *args, inventories=self.inventories, **kwargs)
 
-    def app_url(self, index: int) -> str:
-        return f"http://127.0.0.1:{self.app_port_base + index}"
+    def provision(self, count: int, *args: str, **extra) -> Run:
+        return self.play("provision.yml", "-e", json.dumps({"ec2_hosts_count": count, **extra}), *args)
+
+    def hosts(self) -> list[dict]:
+        """The lab's hosts as the inventory sees them now (moto's running instances),
+        oldest first, each with its variables and its lab host container's name."""
+        command = [str(ROOT / ".venv/bin/ansible-inventory"), "--list"]
+        for inventory in self.inventories:
+            command += ["-i", inventory]
+        env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+        proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True)
+        data = json.loads(proc.stdout, object_hook=_plain)
+        names = data.get("fragments_hosts", {}).get("hosts", [])
+        hosts = [{"name": name, **data["_meta"]["hostvars"][name]} for name in names]
+        for host in hosts:
+            host["container"] = f"{self.name}-{host['instance_id']}"
+        return sorted(hosts, key=lambda host: host["launch_time"])
+
+    def app_urls(self) -> list[str]:
+        return [host["fragments_app_url"] for host in self.hosts()]
 
     def registry_password(self) -> str:
         return (self.state_dir / "registry-password").read_text().strip()

@@ -90,7 +90,8 @@ def deploy(lab, tag, *args, **extra):
 
 
 def host(lab):
-    return docker.from_env().containers.get(f"{lab.name}-host-1")
+    [only] = lab.hosts()
+    return docker.from_env().containers.get(only["container"])
 
 
 def inner(lab, command: str) -> str:
@@ -99,7 +100,7 @@ def inner(lab, command: str) -> str:
 
 
 def version(lab) -> str:
-    with urllib.request.urlopen(lab.app_url(1) + "/", timeout=5) as response:
+    with urllib.request.urlopen(lab.app_urls()[0] + "/", timeout=5) as response:
         return json.loads(response.read())["version"]
 
 
@@ -137,7 +138,7 @@ def test_the_container_runs_locked_down(lab, images):
 @pytest.mark.parametrize(("tag", "health"), [("unhealthy", "health unhealthy, last check exit code 1")])
 def test_broken_version_is_refused_while_the_old_one_answers(lab, images, tag, health):
     assert deploy(lab, "v2").returncode == 0
-    with RequestLoop(lab.app_url(1) + "/") as loop:
+    with RequestLoop(lab.app_urls()[0] + "/") as loop:
         run = deploy(lab, tag)
         time.sleep(0.5)
     assert run.returncode != 0

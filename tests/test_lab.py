@@ -49,10 +49,11 @@ def test_lab_refuses_anything_but_loopback(env, extra, message):
 
 def test_lab_parts_carry_the_lab_label(lab):
     client = docker.from_env()
+    [host] = lab.hosts()
     labelled = {c.name for c in client.containers.list(all=True, filters={"label": f"{LABEL}={lab.name}"})}
-    assert labelled == {f"{lab.name}-registry", f"{lab.name}-host-1"}
+    assert labelled == {f"{lab.name}-registry", host["container"]}
     volumes = {v.name for v in client.volumes.list(filters={"label": f"{LABEL}={lab.name}"})}
-    assert volumes == {f"{lab.name}-registry-data", f"{lab.name}-host-1-docker"}
+    assert volumes == {f"{lab.name}-registry-data", f"{host['container']}-docker"}
 
 
 def test_lab_up_again_changes_nothing(lab):
@@ -82,13 +83,14 @@ def test_moto_is_the_aws_endpoint(lab):
 def test_slice_releases_and_serves_from_a_lab_host(lab):
     run = lab.play("site.yml")
     assert run.returncode == 0, run.output
-    status, body = _get(lab.app_url(1) + "/")
+    [host] = lab.hosts()
+    status, body = _get(host["fragments_app_url"] + "/")
     assert status == 200
     assert json.loads(body)["status"] == "ok"
     # Docker came from our role, not from the lab host image.
     client = docker.from_env()
-    host = client.containers.get(f"{lab.name}-host-1")
-    assert host.exec_run("dpkg-query -W docker.io").exit_code == 0
+    container = client.containers.get(host["container"])
+    assert container.exec_run("dpkg-query -W docker.io").exit_code == 0
     assert client.images.get("fragments-base/labhost:bookworm").attrs is not None
     password = (lab.state_dir / "registry-password").read_text().strip()
     assert password not in run.output
@@ -101,10 +103,11 @@ def test_slice_again_changes_nothing(lab):
 
 
 def test_lab_down_removes_the_lab_and_nothing_else():
-    lab = Lab(name="fragments-e2e-down", registry_port=15453, moto_port=15510, ssh_port_base=12300,
-              app_port_base=18280)
+    lab = Lab(name="fragments-e2e-down", registry_port=15453, moto_port=15510)
     up = lab.up()
     assert up.returncode == 0, up.output
+    provisioned = lab.provision(1)
+    assert provisioned.returncode == 0, provisioned.output
     client = docker.from_env()
     bystander = client.containers.create("fragments-base/debian:bookworm", ["sleep", "60"],
                                          name=f"{lab.name}-bystander", labels={LABEL: "someone-else"})

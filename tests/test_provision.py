@@ -1,0 +1,185 @@
+"""End to end: EC2 hosts through moto's server, each bound to a lab host that SSH reaches.
+
+A lab of its own, so that scaling and teardown cannot touch the other tests' hosts."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import docker
+import pytest
+
+from lab import Lab
+
+pytestmark = pytest.mark.e2e
+OURS = [{"Name": "tag:Project", "Values": ["fragments"]}, {"Name": "tag:Environment", "Values": ["lab"]},
+        {"Name": "tag:ManagedBy", "Values": ["fragments-deploy"]}]
+LIVE = {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
+CONFIRM = "fragments-lab"
+
+
+@pytest.fixture(scope="module")
+def ec2_lab():
+    lab = Lab(name="fragments-e2e-ec2", registry_port=15463, moto_port=15520)
+    lab.down()
+    run = lab.up()
+    assert run.returncode == 0, run.output
+    yield lab
+    lab.down()
+
+
+@pytest.fixture(scope="module")
+def ec2(ec2_lab):
+    return boto3.client("ec2", endpoint_url=f"http://127.0.0.1:{ec2_lab.moto_port}", region_name="us-east-1",
+                        aws_access_key_id="lab", aws_secret_access_key="lab")
+
+
+def instances(ec2, filters=OURS, states=LIVE):
+    reservations = ec2.describe_instances(Filters=[*filters, states])["Reservations"]
+    return sorted((i for r in reservations for i in r["Instances"]), key=lambda i: i["LaunchTime"])
+
+
+def ours(ec2) -> dict[str, list]:
+    """Everything in moto that carries all our tags."""
+    return {
+        "instances": [i["InstanceId"] for i in instances(ec2)],
+        "security_groups": [g["GroupId"] for g in ec2.describe_security_groups(Filters=OURS)["SecurityGroups"]],
+        "key_pairs": [k["KeyName"] for k in ec2.describe_key_pairs(Filters=OURS)["KeyPairs"]],
+        "vpcs": [v["VpcId"] for v in ec2.describe_vpcs(Filters=OURS)["Vpcs"]],
+        "subnets": [s["SubnetId"] for s in ec2.describe_subnets(Filters=OURS)["Subnets"]],
+        "gateways": [g["InternetGatewayId"] for g in ec2.describe_internet_gateways(Filters=OURS)["InternetGateways"]],
+        "route_tables": [t["RouteTableId"] for t in ec2.describe_route_tables(Filters=OURS)["RouteTables"]],
+    }
+
+
+def lab_host_containers(lab) -> dict[str, str]:
+    found = docker.from_env().containers.list(all=True, filters={"label": ["fragments.lab.instance",
+                                                                           f"fragments.lab={lab.name}"]})
+    return {c.labels["fragments.lab.instance"]: c.status for c in found}
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"ec2_hosts_ami_family": "windows-2025"}, "ec2_hosts_ami_family windows-2025 is unknown; use one of"),
+    ({"ec2_hosts_admin_cidrs": []}, "ec2_hosts_admin_cidrs is empty"),
+    ({"ec2_hosts_admin_cidrs": ["0.0.0.0/0"]}, "'0.0.0.0/0' opens to every address"),
+    ({"ec2_hosts_admin_cidrs": ["203.0.113.7"]}, "needs a prefix length"),
+    ({"ec2_hosts_instance_type": "t3.gigantic"}, "instance type(s) t3.gigantic do not exist in region us-east-1"),
+    ({"ec2_hosts_count": -1}, "ec2_hosts_count must be a whole number, 0 or more, not -1"),
+    ({"ec2_hosts_ami_family": "debian-12"}, "No debian-12 image for x86_64 in us-east-1"),
+    ({"ec2_hosts_vpc_id": "vpc-0123abcd"}, "set ec2_hosts_subnet_id"),
+])
+def test_bad_input_is_refused_before_anything_is_created(ec2_lab, ec2, overrides, message):
+    run = ec2_lab.play("provision.yml", "-e", json.dumps(overrides))
+    assert run.returncode != 0
+    assert message in run.output
+    assert ours(ec2) == {kind: [] for kind in ours(ec2)}
+    assert lab_host_containers(ec2_lab) == {}
+
+
+def test_create_one_host_that_ssh_reaches(ec2_lab, ec2):
+    run = ec2_lab.provision(1)
+    assert run.returncode == 0, run.output
+    [instance] = instances(ec2)
+    assert instance["State"]["Name"] == "running"
+    tags = {t["Key"]: t["Value"] for t in instance["Tags"]}
+    assert tags["Name"] == ec2_lab.name and tags["fragments-deploy:ssh-user"] == "ec2-user"
+    assert instance["MetadataOptions"]["HttpTokens"] == "required"
+    assert instance["MetadataOptions"]["HttpPutResponseHopLimit"] == 2
+    image = ec2.describe_images(ImageIds=[instance["ImageId"]])["Images"][0]
+    assert image["Name"].startswith("al2023-ami-2023.") and image["Architecture"] == "x86_64"
+    [root] = [m for m in instance["BlockDeviceMappings"] if m["DeviceName"] == instance["RootDeviceName"]]
+    volume = ec2.describe_volumes(VolumeIds=[root["Ebs"]["VolumeId"]])["Volumes"][0]
+    assert volume["Encrypted"] and volume["VolumeType"] == "gp3"
+    [group] = ec2.describe_security_groups(Filters=OURS)["SecurityGroups"]
+    ssh = [p for p in group["IpPermissions"] if p.get("FromPort") == 22]
+    assert [r["CidrIp"] for p in ssh for r in p["IpRanges"]] == ["127.0.0.1/32"]
+    assert instance["KeyName"] == "fragments-lab"
+    built = ours(ec2)
+    assert all(len(built[kind]) == 1 for kind in built), built
+    # The inventory finds it, through its lab host, and SSH answered in the playbook's last play.
+    [host] = ec2_lab.hosts()
+    assert host["instance_id"] == instance["InstanceId"]
+    assert host["name"] == f"{ec2_lab.name}-{instance['InstanceId']}"
+    assert lab_host_containers(ec2_lab) == {instance["InstanceId"]: "running"}
+    assert run.recap[host["name"]]["failed"] == 0
+
+
+def test_rerun_changes_nothing(ec2_lab):
+    run = ec2_lab.provision(1)
+    assert run.returncode == 0, run.output
+    assert run.changed == 0, run.output
+
+
+def test_check_mode_creates_nothing(ec2_lab, ec2):
+    before = ours(ec2)
+    run = ec2_lab.provision(3, "--check")
+    assert run.returncode == 0, run.output
+    assert ours(ec2) == before
+    assert len(lab_host_containers(ec2_lab)) == 1
+
+
+def test_scale_up_then_down_keeps_lab_hosts_in_step(ec2_lab, ec2):
+    up = ec2_lab.provision(3)
+    assert up.returncode == 0, up.output
+    three = [i["InstanceId"] for i in instances(ec2)]
+    assert len(three) == 3
+    assert sorted(h["instance_id"] for h in ec2_lab.hosts()) == sorted(three)
+    assert lab_host_containers(ec2_lab) == dict.fromkeys(three, "running")
+
+    down = ec2_lab.provision(2)
+    assert down.returncode == 0, down.output
+    two = [i["InstanceId"] for i in instances(ec2)]
+    assert two == three[1:]  # the oldest goes first
+    assert lab_host_containers(ec2_lab) == dict.fromkeys(two, "running")
+    assert len(ec2_lab.hosts()) == 2
+
+
+def test_stop_then_start(ec2_lab, ec2):
+    stop = ec2_lab.play("provision.yml", "-e", '{"ec2_hosts_state": "stopped"}')
+    assert stop.returncode == 0, stop.output
+    assert {i["State"]["Name"] for i in instances(ec2)} == {"stopped"}
+    assert set(lab_host_containers(ec2_lab).values()) == {"exited"}
+    assert ec2_lab.hosts() == []
+
+    start = ec2_lab.provision(2)
+    assert start.returncode == 0, start.output
+    assert {i["State"]["Name"] for i in instances(ec2)} == {"running"}
+    assert set(lab_host_containers(ec2_lab).values()) == {"running"}
+    hosts = ec2_lab.hosts()
+    assert len(hosts) == 2
+    assert all(start.recap[h["name"]]["ok"] == 1 for h in hosts)
+
+
+def test_teardown_needs_confirmation_and_deletes_only_ours(ec2_lab, ec2):
+    default_vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    foreign_group = ec2.create_security_group(GroupName="someone-elses", Description="not ours",
+                                              VpcId=default_vpc)["GroupId"]
+    ec2.create_key_pair(KeyName="someone-elses")
+    image = ec2.describe_images(Owners=["amazon"], Filters=[{"Name": "name", "Values": ["al2023-ami-2023.*"]}])
+    foreign = ec2.run_instances(ImageId=image["Images"][0]["ImageId"], MinCount=1, MaxCount=1,
+                                InstanceType="t3.micro", TagSpecifications=[{
+                                    "ResourceType": "instance",
+                                    "Tags": [{"Key": "Project", "Value": "fragments"},
+                                             {"Key": "Environment", "Value": "staging"}]}])
+    foreign_id = foreign["Instances"][0]["InstanceId"]
+    before = ours(ec2)
+
+    refused = ec2_lab.play("teardown.yml")
+    assert refused.returncode != 0
+    assert f"set ec2_hosts_confirm={CONFIRM}" in refused.output
+    assert ours(ec2) == before
+
+    run = ec2_lab.play("teardown.yml", "-e", f"ec2_hosts_confirm={CONFIRM}")
+    assert run.returncode == 0, run.output
+    assert ours(ec2) == {kind: [] for kind in before}
+    assert [i["InstanceId"] for i in instances(ec2, filters=[])] == [foreign_id]
+    assert foreign_group in [g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]]
+    assert "someone-elses" in [k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]]
+    assert default_vpc in [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]]
+    # The foreign instance got a lab host of its own (every moto instance does); ours are gone.
+    assert set(lab_host_containers(ec2_lab)) == {foreign_id}
+
+    again = ec2_lab.play("teardown.yml", "-e", f"ec2_hosts_confirm={CONFIRM}")
+    assert again.returncode == 0, again.output
+    assert again.changed == 0, again.output
