@@ -22,7 +22,9 @@ stage_molecule() {
   done
 }
 stage_e2e() {
-  pytest -q -m e2e service/tests tests
+  # Two workers (the machine's two cores); each takes whole files, so the tests of a
+  # file share their fixtures, and each worker brings up a lab of its own (tests/conftest.py).
+  pytest -q -m e2e -n "${E2E_WORKERS:-2}" --dist loadfile service/tests tests
 }
 
 stages=("$@")
