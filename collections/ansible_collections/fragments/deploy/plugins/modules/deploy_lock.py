@@ -1,0 +1,174 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fragments-deploy contributors
+# MIT License (see https://opensource.org/licenses/MIT)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: deploy_lock
+short_description: Take, inspect or give back a deploy lock file on a host
+version_added: 0.2.0
+description:
+  - A deploy holds a lock file on every host it changes, so that two deploys against the
+    same fleet cannot run at once. The file is created atomically (C(O_EXCL)) and holds
+    who took it, from where and when.
+  - Taking a lock someone else holds does not fail; it returns C(acquired=false) and
+    the holder, so the play can give back the locks it took on other hosts first and
+    then fail with one message. A lock older than O(stale_after) is reported as stale;
+    it is never broken silently.
+  - Giving a lock back removes it only if O(owner) holds it, unless O(force=true).
+options:
+  path:
+    description: The lock file. Its folder is created if needed.
+    type: path
+    required: true
+  owner:
+    description: Identifies this deploy run, e.g. C(alice@laptop:12345:8f3a).
+    type: str
+    required: true
+  state:
+    description: C(present) takes the lock, C(absent) gives it back, C(inspect) only reads it.
+    type: str
+    choices: [present, absent, inspect]
+    default: present
+  force:
+    description: With C(state=absent), remove the lock whoever holds it.
+    type: bool
+    default: false
+  stale_after:
+    description: Seconds after which a held lock is reported as stale.
+    type: int
+    default: 1800
+attributes:
+  check_mode:
+    support: full
+    description: In check mode nothing is written; C(acquired) tells whether it would be.
+  diff_mode:
+    support: none
+author:
+  - fragments-deploy contributors
+"""
+
+EXAMPLES = r"""
+- name: Take the deploy lock
+  fragments.deploy.deploy_lock:
+    path: /var/lib/fragments-deploy/fragments/deploy.lock
+    owner: "alice@laptop:4242"
+  register: lock
+
+- name: Release a stale lock after checking no deploy runs
+  fragments.deploy.deploy_lock:
+    path: /var/lib/fragments-deploy/fragments/deploy.lock
+    owner: "{{ lookup('env', 'USER') }}"
+    state: absent
+    force: true
+"""
+
+RETURN = r"""
+acquired:
+  description: Whether O(owner) holds the lock now (C(state=present)).
+  returned: always
+  type: bool
+holder:
+  description: The lock's content before this call, or null when there was none.
+  returned: always
+  type: dict
+  contains:
+    owner:
+      description: Who took it.
+      type: str
+    since:
+      description: When, ISO 8601 UTC.
+      type: str
+    age:
+      description: Seconds since then.
+      type: int
+    stale:
+      description: Older than O(stale_after).
+      type: bool
+"""
+
+import json
+import os
+import time
+from datetime import datetime, timezone
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def read(path, stale_after):
+    try:
+        with open(path) as handle:
+            holder = json.load(handle)
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        # A run killed while writing leaves an empty or partial file: report it, by its time.
+        holder = {"owner": "unknown (unreadable lock file)"}
+    if not isinstance(holder, dict):
+        holder = {"owner": "unknown (unreadable lock file)"}
+    taken = holder.get("epoch") or os.stat(path).st_mtime
+    holder["age"] = int(time.time() - taken)
+    holder["since"] = holder.get("since") or datetime.fromtimestamp(taken, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    holder["stale"] = holder["age"] > stale_after
+    return holder
+
+
+def take(path, owner):
+    """Create the lock file only if it does not exist; False when someone was first."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    now = time.time()
+    with os.fdopen(handle, "w") as out:
+        json.dump({"owner": owner, "epoch": now,
+                   "since": datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}, out)
+    return True
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            owner=dict(type="str", required=True),
+            state=dict(type="str", choices=["present", "absent", "inspect"], default="present"),
+            force=dict(type="bool", default=False),
+            stale_after=dict(type="int", default=1800),
+        ),
+        supports_check_mode=True,
+    )
+    path, owner, state = module.params["path"], module.params["owner"], module.params["state"]
+    holder = read(path, module.params["stale_after"])
+    ours = bool(holder) and holder.get("owner") == owner
+
+    if state == "inspect":
+        module.exit_json(changed=False, acquired=ours, holder=holder)
+
+    if state == "absent":
+        if holder is None or not (ours or module.params["force"]):
+            module.exit_json(changed=False, acquired=False, holder=holder)
+        if not module.check_mode:
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                pass
+        module.exit_json(changed=True, acquired=False, holder=holder)
+
+    if ours:
+        module.exit_json(changed=False, acquired=True, holder=holder)
+    if holder is not None:
+        module.exit_json(changed=False, acquired=False, holder=holder)
+    if module.check_mode:
+        module.exit_json(changed=True, acquired=True, holder=None)
+    acquired = take(path, owner)
+    module.exit_json(changed=acquired, acquired=acquired,
+                     holder=None if acquired else read(path, module.params["stale_after"]))
+
+
+if __name__ == "__main__":
+    main()

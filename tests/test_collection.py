@@ -1,0 +1,93 @@
+"""The collection as another project uses it: built, installed into a scratch project
+outside this repository, and used by full role names to run an image that is not ours."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import textwrap
+
+import docker
+import pytest
+import yaml
+
+from lab import ROOT
+
+pytestmark = pytest.mark.e2e
+VENV = ROOT / ".venv/bin"
+
+
+def test_built_collection_deploys_any_image_from_a_scratch_project(lab, tmp_path):
+    built = tmp_path / "dist"
+    subprocess.run([VENV / "ansible-galaxy", "collection", "build", ROOT / "collections/ansible_collections/fragments/deploy",
+                    "--output-path", built], check=True, capture_output=True)
+    [artifact] = built.glob("fragments-deploy-*.tar.gz")
+    project = tmp_path / "project"
+    project.mkdir()
+    subprocess.run([VENV / "ansible-galaxy", "collection", "install", "--offline", "-p", project / "collections",
+                    artifact], check=True, capture_output=True)
+
+    # An image that is not the fragments service: Python's http.server, with its own HEALTHCHECK.
+    registry = f"127.0.0.1:{lab.registry_port}"
+    context = tmp_path / "hello"
+    context.mkdir()
+    (context / "Dockerfile").write_text(textwrap.dedent("""\
+        FROM fragments-base/python:bookworm
+        CMD ["python3", "-m", "http.server", "8000"]
+        HEALTHCHECK --interval=1s CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/')"]
+        """))
+    client = docker.from_env()
+    client.images.build(path=str(context), tag=f"{registry}/scratch/hello:v1")
+    password = lab.registry_password()
+    for line in client.images.push(f"{registry}/scratch/hello", tag="v1", stream=True, decode=True,
+                                   auth_config={"username": "fragments", "password": password}):
+        assert "error" not in line, line
+
+    [host] = lab.hosts()
+    (project / "inventory.yml").write_text(yaml.safe_dump({"all": {"children": {"web": {"hosts": {"web1": {
+        "ansible_host": host["ansible_host"], "ansible_port": host["ansible_port"], "ansible_user": "lab",
+        "ansible_ssh_private_key_file": str(lab.state_dir / "id_ed25519"),
+        "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+        "ansible_python_interpreter": "/usr/bin/python3"}}}}}}))
+    (project / "ansible.cfg").write_text("[defaults]\ncollections_path = ./collections\ninventory = inventory.yml\n")
+    (project / "site.yml").write_text(textwrap.dedent(f"""\
+        - hosts: web
+          become: true
+          gather_facts: false
+          roles:
+            - role: fragments.deploy.docker_engine
+              vars:
+                docker_engine_registry_cas:
+                  - registry: registry.lab:{lab.registry_port}
+                    ca: "{{{{ lookup('file', '{lab.state_dir / 'ca.crt'}') }}}}"
+            - role: fragments.deploy.container_app
+              vars:
+                container_app_name: hello
+                container_app_image: registry.lab:{lab.registry_port}/scratch/hello
+                container_app_resolve_image: {registry}/scratch/hello
+                container_app_tag: v1
+                container_app_ports: ["8090:8000"]
+                container_app_health_port: 8000
+                container_app_registry: registry.lab:{lab.registry_port}
+                container_app_registry_username: fragments
+                container_app_registry_password: "{{{{ lookup('env', 'HELLO_REGISTRY_PASSWORD') }}}}"
+                container_app_registry_ca_path: {lab.state_dir / 'ca.crt'}
+        """))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
+    env.update({"ANSIBLE_CONFIG": str(project / "ansible.cfg"), "HELLO_REGISTRY_PASSWORD": password,
+                "PATH": f"{VENV}:{env['PATH']}"})
+    listed = subprocess.run([VENV / "ansible-galaxy", "collection", "list", "fragments.deploy", "--format", "json"],
+                            cwd=project, env=env, capture_output=True, text=True, check=True)
+    assert list(json.loads(listed.stdout)) == [str(project / "collections/ansible_collections")]
+
+    run = subprocess.run([VENV / "ansible-playbook", "site.yml"], cwd=project, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert password not in run.stdout + run.stderr
+    inner = client.containers.get(host["container"])
+    status = inner.exec_run(["docker", "inspect", "-f", "{{.State.Health.Status}} {{.Config.Image}}", "hello"])
+    health, image = status.output.decode().split()
+    assert health == "healthy"
+    assert image.startswith(f"registry.lab:{lab.registry_port}/scratch/hello@sha256:")
+    inner.exec_run(["docker", "rm", "-f", "hello"])

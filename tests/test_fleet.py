@@ -1,0 +1,211 @@
+"""End to end, the way a user drives it: site.yml to two hosts, a rolling v1 -> v2 under
+load, a broken v3 refused, status, rollback, the deploy lock, teardown. A lab of its own."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+import time
+import urllib.request
+
+import boto3
+import docker
+import pytest
+
+from lab import ROOT, Lab
+
+pytestmark = pytest.mark.e2e
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+
+
+class FleetLoop:
+    """Ask every host in turn every few milliseconds, as a load balancer with retries would:
+    a request fails for the fleet only when no host answers it."""
+
+    def __init__(self, urls: list[str], interval: float = 0.02):
+        self.urls, self.interval = urls, interval
+        self.versions: dict[str, int] = {}
+        self.host_failures = dict.fromkeys(urls, 0)
+        self.fleet_failures = 0
+        self.requests = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _ask(self, url: str) -> str | None:
+        try:
+            with urllib.request.urlopen(url + "/", timeout=2) as response:
+                return json.loads(response.read())["version"]
+        except Exception:  # noqa: BLE001 - every failure counts
+            self.host_failures[url] += 1
+            return None
+
+    def _run(self):
+        while not self._stop.is_set():
+            for start in range(len(self.urls)):
+                self.requests += 1
+                order = self.urls[start:] + self.urls[:start]
+                version = next((v for v in map(self._ask, order) if v is not None), None)
+                if version is None:
+                    self.fleet_failures += 1
+                else:
+                    self.versions[version] = self.versions.get(version, 0) + 1
+                time.sleep(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    lab = Lab(name="fragments-e2e-fleet", registry_port=15483, moto_port=15540)
+    lab.down()
+    run = lab.up()
+    assert run.returncode == 0, run.output
+    source = tmp_path_factory.mktemp("fleet") / "service"
+    shutil.copytree(ROOT / "service", source, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "tests"))
+    (source / ".gitignore").write_text("build-ca/*.crt\n")
+    subprocess.run(["git", "init", "-q", str(source)], check=True)
+    commit(source, "v1")
+    lab.source = source
+    yield lab
+    lab.down()
+
+
+def commit(source, message):
+    subprocess.run([*GIT, "-C", str(source), "add", "-A"], check=True)
+    subprocess.run([*GIT, "-C", str(source), "commit", "-qm", message], check=True)
+
+
+def play(lab, playbook, *args, **extra):
+    return lab.play(playbook, "-e", json.dumps({"release_source_dir": str(lab.source), **extra}), *args)
+
+
+def versions(lab) -> list[str]:
+    answers = []
+    for url in lab.app_urls():
+        with urllib.request.urlopen(url + "/", timeout=5) as response:
+            answers.append(json.loads(response.read())["version"])
+    return answers
+
+
+def running_digests(lab) -> set[str]:
+    client = docker.from_env()
+    found = set()
+    for host in lab.hosts():
+        out = client.containers.get(host["container"]).exec_run(
+            ["docker", "inspect", "-f", '{{index .Config.Labels "fragments.deploy.digest"}}', "fragments"])
+        found.add(out.output.decode().strip())
+    return found
+
+
+def record(lab) -> dict:
+    return json.loads((lab.state_dir / "releases" / "fragments.json").read_text())
+
+
+def test_site_releases_provisions_deploys_and_shows_status(fleet):
+    run = play(fleet, "site.yml", release_labels=["v1"])
+    assert run.returncode == 0, run.output
+    assert len(fleet.hosts()) == 2
+    assert versions(fleet) == ["v1", "v1"]
+    assert running_digests(fleet) == {record(fleet)["current"]["digest"]}
+    assert "2 of 2 hosts run it healthy" in run.output
+    assert "answered 200" in run.output
+
+
+def test_site_again_changes_nothing(fleet):
+    run = play(fleet, "site.yml", release_labels=["v1"])
+    assert run.returncode == 0, run.output
+    assert run.changed == 0, run.output
+
+
+def test_rolling_v2_keeps_the_fleet_answering(fleet):
+    (fleet.source / "CHANGES").write_text("v2\n")
+    commit(fleet.source, "v2")
+    released = play(fleet, "release.yml", release_labels=["v2"])
+    assert released.returncode == 0, released.output
+    v2 = record(fleet)["current"]["digest"]
+    with FleetLoop(fleet.app_urls()) as loop:
+        run = play(fleet, "deploy.yml")
+        time.sleep(1)
+    assert run.returncode == 0, run.output
+    print(f"rollout under load: {loop.requests} requests, fleet failures {loop.fleet_failures}, "
+          f"per host {list(loop.host_failures.values())}, versions {loop.versions}")
+    assert loop.fleet_failures == 0
+    assert set(loop.versions) == {"v1", "v2"}
+    assert versions(fleet) == ["v2", "v2"]
+    assert running_digests(fleet) == {v2}
+    status = play(fleet, "status.yml")
+    assert status.returncode == 0, status.output
+    assert "2 of 2 hosts run it healthy" in status.output and "DRIFT" not in status.output
+
+
+def test_broken_v3_is_stopped_at_the_first_host(fleet):
+    v2 = record(fleet)["current"]["digest"]
+    healthcheck = fleet.source / "src/fragments/healthcheck.py"
+    healthcheck.write_text(healthcheck.read_text().replace("def main() -> int:\n", "def main() -> int:\n    return 1\n"))
+    commit(fleet.source, "v3, whose health check always fails")
+    assert play(fleet, "release.yml", release_labels=["v3"]).returncode == 0
+    with FleetLoop(fleet.app_urls()) as loop:
+        run = play(fleet, "deploy.yml")
+    assert run.returncode != 0
+    assert "The rollout of " + record(fleet)["current"]["digest"] + " stopped" in run.output
+    assert "did not become healthy" in run.output
+    assert loop.fleet_failures == 0 and sum(loop.host_failures.values()) == 0
+    assert running_digests(fleet) == {v2}
+    status = play(fleet, "status.yml")
+    assert "DRIFT: wants" in status.output
+    # The failed rollout gave its locks back.
+    assert "locked by" not in status.output
+
+
+def test_rollback_goes_to_the_release_before_the_running_one(fleet):
+    history = record(fleet)["history"]
+    v1 = next(r["digest"] for r in history if "v1" in r["tags"])
+    run = fleet.play("rollback.yml")
+    assert run.returncode == 0, run.output
+    assert versions(fleet) == ["v1", "v1"]
+    assert running_digests(fleet) == {v1}
+
+
+def test_a_held_lock_refuses_the_deploy_until_unlocked(fleet):
+    first, second = fleet.hosts()
+    lock = {"owner": "carol@elsewhere 2026-11-28T00:00:00Z 1", "epoch": time.time() - 7200,
+            "since": "2026-11-27T23:00:00Z"}
+    docker.from_env().containers.get(second["container"]).exec_run(
+        ["sh", "-c", f"echo '{json.dumps(lock)}' > /var/lib/fragments-deploy/fragments/deploy.lock"])
+    before = running_digests(fleet)
+    refused = fleet.play("deploy.yml")
+    assert refused.returncode != 0
+    assert f"{second['name']}: carol@elsewhere" in refused.output and "(stale" in refused.output
+    assert "ansible-playbook playbooks/unlock.yml" in refused.output
+    assert running_digests(fleet) == before
+    # The refused deploy gave back the lock it took on the other host.
+    out = docker.from_env().containers.get(first["container"]).exec_run(
+        ["test", "-e", "/var/lib/fragments-deploy/fragments/deploy.lock"])
+    assert out.exit_code == 1
+    unlock = fleet.play("unlock.yml")
+    assert unlock.returncode == 0, unlock.output
+    assert "Released the lock of carol@elsewhere" in unlock.output
+
+
+def test_teardown_leaves_nothing_of_ours(fleet):
+    run = fleet.play("teardown.yml", "-e", "ec2_hosts_confirm=fragments-lab")
+    assert run.returncode == 0, run.output
+    ec2 = boto3.client("ec2", endpoint_url=f"http://127.0.0.1:{fleet.moto_port}", region_name="us-east-1",
+                       aws_access_key_id="lab", aws_secret_access_key="lab")
+    ours = [{"Name": "tag:ManagedBy", "Values": ["fragments-deploy"]}]
+    live = {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
+    assert ec2.describe_instances(Filters=[*ours, live])["Reservations"] == []
+    assert ec2.describe_vpcs(Filters=ours)["Vpcs"] == []
+    assert ec2.describe_security_groups(Filters=ours)["SecurityGroups"] == []
+    assert fleet.hosts() == []
+    client = docker.from_env()
+    assert client.containers.list(all=True, filters={"label": ["fragments.lab.instance",
+                                                               f"fragments.lab={fleet.name}"]}) == []
