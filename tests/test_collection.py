@@ -25,8 +25,12 @@ def test_built_collection_deploys_any_image_from_a_scratch_project(lab, tmp_path
     [artifact] = built.glob("fragments-deploy-*.tar.gz")
     project = tmp_path / "project"
     project.mkdir()
+    (project / "ansible.cfg").write_text("[defaults]\ncollections_path = ./collections\ninventory = inventory.yml\n")
+    # Nothing of this repository's configuration: the scratch project sees only what it installed.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
+    env.update({"ANSIBLE_CONFIG": str(project / "ansible.cfg"), "PATH": f"{VENV}:{env['PATH']}"})
     subprocess.run([VENV / "ansible-galaxy", "collection", "install", "--offline", "-p", project / "collections",
-                    artifact], check=True, capture_output=True)
+                    artifact], check=True, capture_output=True, cwd=project, env=env)
 
     # An image that is not the fragments service: Python's http.server, with its own HEALTHCHECK.
     registry = f"127.0.0.1:{lab.registry_port}"
@@ -50,7 +54,6 @@ def test_built_collection_deploys_any_image_from_a_scratch_project(lab, tmp_path
         "ansible_ssh_private_key_file": str(lab.state_dir / "id_ed25519"),
         "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
         "ansible_python_interpreter": "/usr/bin/python3"}}}}}}))
-    (project / "ansible.cfg").write_text("[defaults]\ncollections_path = ./collections\ninventory = inventory.yml\n")
     (project / "site.yml").write_text(textwrap.dedent(f"""\
         - hosts: web
           become: true
@@ -74,9 +77,7 @@ def test_built_collection_deploys_any_image_from_a_scratch_project(lab, tmp_path
                 container_app_registry_password: "{{{{ lookup('env', 'HELLO_REGISTRY_PASSWORD') }}}}"
                 container_app_registry_ca_path: {lab.state_dir / 'ca.crt'}
         """))
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
-    env.update({"ANSIBLE_CONFIG": str(project / "ansible.cfg"), "HELLO_REGISTRY_PASSWORD": password,
-                "PATH": f"{VENV}:{env['PATH']}"})
+    env["HELLO_REGISTRY_PASSWORD"] = password
     listed = subprocess.run([VENV / "ansible-galaxy", "collection", "list", "fragments.deploy", "--format", "json"],
                             cwd=project, env=env, capture_output=True, text=True, check=True)
     assert list(json.loads(listed.stdout)) == [str(project / "collections/ansible_collections")]
