@@ -14,7 +14,7 @@ import boto3
 import docker
 import pytest
 
-from lab import ROOT, Lab
+from lab import ROOT, Lab, ansible_playbook
 
 pytestmark = pytest.mark.e2e
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
@@ -168,6 +168,33 @@ def test_broken_v3_is_stopped_at_the_first_host(fleet):
     assert "DRIFT: wants" in status.output
     # The failed rollout gave its locks back.
     assert "locked by" not in status.output
+
+
+def test_a_failure_on_the_second_host_puts_the_first_back(fleet):
+    """v4 is healthy except where FRAGMENTS_TEST_UNHEALTHY is set: here on the second host only.
+    The first batch takes v4, the second refuses it, and the first host goes back to v2."""
+    v2 = running_digests(fleet).pop()
+    healthcheck = fleet.source / "src/fragments/healthcheck.py"
+    healthcheck.write_text(healthcheck.read_text().replace(
+        "def main() -> int:\n    return 1\n",
+        "def main() -> int:\n    if os.environ.get('FRAGMENTS_TEST_UNHEALTHY'):\n        return 1\n"))
+    commit(fleet.source, "v4, unhealthy where FRAGMENTS_TEST_UNHEALTHY is set")
+    assert play(fleet, "release.yml", release_labels=["v4"]).returncode == 0
+    first, second = sorted(fleet.hosts(), key=lambda host: host["name"])
+    override = fleet.state_dir / "unhealthy-second-host.yml"
+    override.write_text(json.dumps({"all": {"hosts": {second["name"]: {
+        "container_app_env": {"LOG_LEVEL": "info", "FRAGMENTS_TEST_UNHEALTHY": "1"}}}}}))
+    with FleetLoop(fleet.app_urls()) as loop:
+        run = ansible_playbook("deploy.yml", inventories=[*fleet.inventories, str(override)])
+    assert run.returncode != 0
+    output = flat(run.output)
+    assert f"Failed: {second['name']}" in output
+    assert f"Put back on their previous version: {first['name']}" in output
+    assert run.recap[first["name"]]["failed"] == 0
+    assert running_digests(fleet) == {v2}
+    assert loop.fleet_failures == 0
+    print(f"revert under load: {loop.requests} requests, fleet failures {loop.fleet_failures}, "
+          f"per host {list(loop.host_failures.values())}, versions {loop.versions}")
 
 
 def test_rollback_goes_to_the_release_before_the_running_one(fleet):
