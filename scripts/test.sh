@@ -22,9 +22,13 @@ stage_molecule() {
   done
 }
 stage_e2e() {
-  # Two workers (the machine's two cores); each takes whole files, so the tests of a
-  # file share their fixtures, and each worker brings up a lab of its own (tests/conftest.py).
-  pytest -q -m e2e -n "${E2E_WORKERS:-2}" --dist loadfile service/tests tests
+  # Three workers: the tests mostly wait (health gates, SSH, moto), using about one core
+  # in two workers. Each worker takes whole files, so the tests of a file share their
+  # fixtures, and brings up a lab of its own (tests/conftest.py). The longest files are
+  # named first so that they start first.
+  pytest -q -m e2e -n "${E2E_WORKERS:-3}" --dist loadfile --durations=15 \
+    tests/test_fleet.py tests/test_release.py tests/test_container_app.py tests/test_provision.py \
+    service/tests tests
 }
 
 stages=("$@")
