@@ -42,7 +42,7 @@ def test_built_collection_deploys_any_image_from_a_scratch_project(lab, tmp_path
         HEALTHCHECK --interval=1s CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/')"]
         """))
     client = docker.from_env()
-    client.images.build(path=str(context), tag=f"{registry}/scratch/hello:v1")
+    client.images.build(path=str(context), tag=f"{registry}/scratch/hello:v1", rm=True, forcerm=True)
     password = lab.registry_password()
     for line in client.images.push(f"{registry}/scratch/hello", tag="v1", stream=True, decode=True,
                                    auth_config={"username": "fragments", "password": password}):
