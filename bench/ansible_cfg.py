@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Measure what each ansible.cfg connection setting buys: a no-op deploy.yml on a lab of
-2 hosts, with the repository's settings and with each one switched off in turn, plus
-fact gathering (full against the `min` subset the roles use). Medians of repeated runs,
-written to docs/benchmarks/ansible-cfg.md.
+"""Measure the README's run command on a lab of 2 hosts (lab up + site.yml, cold and
+warm), a v1 -> v2 rollout under a request loop, and what each ansible.cfg connection
+setting buys: a no-op deploy.yml with the repository's settings and with each one
+switched off in turn, plus fact gathering (full against the `min` subset the roles use).
+Medians of repeated runs for the settings, written to docs/benchmarks/ansible-cfg.md.
 
     .venv/bin/python bench/ansible_cfg.py [--runs 3] [--hosts 2]
 """
@@ -23,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from lab import Lab, ansible_playbook  # noqa: E402
+from test_fleet import FleetLoop  # noqa: E402
 
 VARIANTS = {
     "repository settings (pipelining, ControlPersist 60s, forks 10)": {},
@@ -57,11 +59,13 @@ def main() -> None:
     args = parser.parse_args()
     lab = Lab(name="fragments-bench-cfg", registry_port=15643, moto_port=15700)
     lab.down()
+    rows = []
     try:
-        assert lab.up().returncode == 0
-        site = lab.play("site.yml", "-e", json.dumps({"ec2_hosts_count": args.hosts}))
-        assert site.returncode == 0, site.output
-        rows = []
+        count = json.dumps({"ec2_hosts_count": args.hosts})
+        rows.append(("lab up, cold (make lab-up)", [timed(lab.up)]))
+        rows.append(("site.yml, cold (first release, provision, deploy, status)",
+                     [timed(lambda: lab.play("site.yml", "-e", count))]))
+        rows.append(("site.yml, warm (nothing to change)", [timed(lambda: lab.play("site.yml", "-e", count))]))
         for name, env in VARIANTS.items():
             runs = [timed(lambda: ansible_playbook("deploy.yml", inventories=lab.inventories, env=env))
                     for _ in range(args.runs)]
@@ -69,6 +73,13 @@ def main() -> None:
         for subset in ("all", "min"):
             runs = [adhoc_setup(lab, subset) for _ in range(args.runs)]
             rows.append((f"`setup` gather_subset={subset}", runs))
+        assert lab.play("release.yml", "-e", json.dumps({"release_labels": ["bench-v2"]})).returncode == 0
+        with FleetLoop(lab.app_urls()) as loop:
+            rows.append(("rolling v1 -> v2 (deploy.yml, batch 1)",
+                         [timed(lambda: ansible_playbook("deploy.yml", inventories=lab.inventories))]))
+        rollout = (f"During the rollout a loop asked each host in turn every 20 ms: {loop.requests} requests, "
+                   f"{loop.fleet_failures} failed for the fleet (no host answered), failed per host "
+                   f"{list(loop.host_failures.values())}, answers {loop.versions}.")
     finally:
         lab.down()
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -80,12 +91,12 @@ def main() -> None:
         f"    .venv/bin/python bench/ansible_cfg.py --runs {args.runs} --hosts {args.hosts}", "",
         "| run | median | runs |", "| --- | --- | --- |",
     ]
-    baseline = statistics.median(rows[0][1])
+    baseline = statistics.median(next(runs for name, runs in rows if name.startswith("no-op")))
     for name, runs in rows:
         median = statistics.median(runs)
         ratio = f" ({median / baseline:.2f}x)" if name.startswith("no-op") else ""
         lines.append(f"| {name} | {median:.1f} s{ratio} | {', '.join(f'{r:.1f}' for r in runs)} |")
-    lines += ["", "The lab hosts are containers on this machine, so SSH round trips cost far less than to",
+    lines += ["", rollout, "", "The lab hosts are containers on this machine, so SSH round trips cost far less than to",
               "EC2 across a network: every setting that saves round trips saves more there."]
     out = ROOT / "docs/benchmarks/ansible-cfg.md"
     out.write_text("\n".join(lines) + "\n")
