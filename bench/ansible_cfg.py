@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from lab import Lab, ansible_playbook  # noqa: E402
-from test_fleet import FleetLoop  # noqa: E402
+from loops import FleetLoop  # noqa: E402
 
 VARIANTS = {
     "repository settings (pipelining, ControlPersist 60s, forks 10)": {},

@@ -4,10 +4,14 @@ taken down at the end. Workers (pytest-xdist) get labs of their own names and po
 from __future__ import annotations
 
 import os
+import subprocess
 
+import docker
 import pytest
 
-from lab import Lab
+from lab import ROOT, Lab
+
+APP_REPOSITORY = "e2e/app"
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +27,30 @@ def lab():
     assert run.returncode == 0, run.output
     yield lab
     lab.down()
+
+
+@pytest.fixture(scope="session")
+def app_images(lab, tmp_path_factory) -> str:
+    """v1 and v2 of the service and one whose HEALTHCHECK never passes, pushed to
+    e2e/app in the lab registry; Docker installed on the lab host. Returns the
+    repository as the control node pushes to it."""
+    engine = lab.play("docker_engine.yml", playbook_dir=ROOT / "tests/playbooks")
+    assert engine.returncode == 0, engine.output
+    client = docker.from_env()
+    password = lab.registry_password()
+    base = f"127.0.0.1:{lab.registry_port}/{APP_REPOSITORY}"
+    env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+    for version in ("v1", "v2"):
+        subprocess.run(["docker", "build", "-q", "-t", f"{base}:{version}", "--build-arg", f"VERSION={version}",
+                        "--build-arg", "BASE_IMAGE=fragments-base/python:bookworm", str(ROOT / "service")],
+                       check=True, capture_output=True, env=env)
+    broken = tmp_path_factory.mktemp("broken")
+    (broken / "Dockerfile").write_text(
+        f'FROM {base}:v2\nHEALTHCHECK --interval=1s CMD ["python3", "-c", "raise SystemExit(1)"]\n')
+    subprocess.run(["docker", "build", "-q", "-t", f"{base}:unhealthy", str(broken)], check=True,
+                   capture_output=True, env=env)
+    for tag in ("v1", "v2", "unhealthy"):
+        for line in client.images.push(base, tag=tag, stream=True, decode=True,
+                                       auth_config={"username": "fragments", "password": password}):
+            assert "error" not in line, line
+    return base

@@ -9,6 +9,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import docker
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +45,18 @@ def ansible_playbook(playbook: str, *args: str, inventories: list[str] | None = 
     return Run(proc.returncode, output, recap)
 
 
+def start_playbook(playbook: str, *args: str, inventories: list[str], log: Path) -> subprocess.Popen:
+    """Start a playbook of this project in its own process group (to be killed whole),
+    its output going to `log`."""
+    command = [str(ROOT / ".venv/bin/ansible-playbook"), str(ROOT / "playbooks" / playbook), *args]
+    for inventory in inventories:
+        command += ["-i", inventory]
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    with open(log, "w") as out:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
 def _plain(value: dict):
     """ansible-inventory marks values from plugins as {"__ansible_unsafe": value}."""
     return value["__ansible_unsafe"] if set(value) == {"__ansible_unsafe"} else value
@@ -77,7 +90,8 @@ class Lab:
         return ansible_playbook("lab_down.yml", *self.extra_vars)
 
     def play(self, playbook: str, *args: str, **kwargs) -> Run:
-        return ansible_playbook(playbook, *args, inventories=self.inventories, **kwargs)
+        kwargs.setdefault("inventories", self.inventories)
+        return ansible_playbook(playbook, *args, **kwargs)
 
     def provision(self, count: int, *args: str, **extra) -> Run:
         return self.play("provision.yml", "-e", json.dumps({"ec2_hosts_count": count, **extra}), *args)
@@ -96,6 +110,13 @@ class Lab:
         for host in hosts:
             host["container"] = f"{self.name}-{host['instance_id']}"
         return sorted(hosts, key=lambda host: host["launch_time"])
+
+    def on_host(self, command: str, host: dict | None = None) -> tuple[int, str]:
+        """Run a shell command on a lab host (the only one if not named): exit code, output."""
+        if host is None:
+            [host] = self.hosts()
+        result = docker.from_env().containers.get(host["container"]).exec_run(["sh", "-c", command])
+        return result.exit_code, result.output.decode()
 
     def app_urls(self) -> list[str]:
         return [host["fragments_app_url"] for host in self.hosts()]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import threading
 import time
 import urllib.request
 
@@ -15,51 +14,10 @@ import docker
 import pytest
 
 from lab import ROOT, Lab, ansible_playbook
+from loops import FleetLoop
 
 pytestmark = pytest.mark.e2e
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
-
-
-class FleetLoop:
-    """Ask every host in turn every few milliseconds, as a load balancer with retries would:
-    a request fails for the fleet only when no host answers it."""
-
-    def __init__(self, urls: list[str], interval: float = 0.02):
-        self.urls, self.interval = urls, interval
-        self.versions: dict[str, int] = {}
-        self.host_failures = dict.fromkeys(urls, 0)
-        self.fleet_failures = 0
-        self.requests = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _ask(self, url: str) -> str | None:
-        try:
-            with urllib.request.urlopen(url + "/", timeout=2) as response:
-                return json.loads(response.read())["version"]
-        except Exception:  # noqa: BLE001 - every failure counts
-            self.host_failures[url] += 1
-            return None
-
-    def _run(self):
-        while not self._stop.is_set():
-            for start in range(len(self.urls)):
-                self.requests += 1
-                order = self.urls[start:] + self.urls[:start]
-                version = next((v for v in map(self._ask, order) if v is not None), None)
-                if version is None:
-                    self.fleet_failures += 1
-                else:
-                    self.versions[version] = self.versions.get(version, 0) + 1
-                time.sleep(self.interval)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 @pytest.fixture(scope="module")

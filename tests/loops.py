@@ -1,0 +1,90 @@
+"""Request loops that run in a thread while a playbook changes what serves, and count
+what answered. Only for the loopback addresses of the lab."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+
+
+class _Loop:
+    """Start on `with`, stop on leaving it, and stop by itself after `limit` seconds."""
+
+    def __init__(self, interval: float = 0.02, limit: float = 300.0):
+        self.interval, self.limit = interval, limit
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        deadline = time.monotonic() + self.limit
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            self.tick()
+            time.sleep(self.interval)
+
+    def tick(self):
+        raise NotImplementedError
+
+    @staticmethod
+    def ask(url: str) -> str:
+        """The `version` the service at url answers with; raises on any failure."""
+        with urllib.request.urlopen(url + "/", timeout=2) as response:
+            return json.loads(response.read())["version"]
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+class RequestLoop(_Loop):
+    """Ask one host every few milliseconds; count answers by version, and failures."""
+
+    def __init__(self, url: str, **kwargs):
+        super().__init__(**kwargs)
+        self.url = url
+        self.versions: dict[str, int] = {}
+        self.failures: list[str] = []
+
+    def tick(self):
+        try:
+            version = self.ask(self.url)
+        except Exception as exc:  # noqa: BLE001 - every failure counts
+            self.failures.append(type(exc).__name__)
+        else:
+            self.versions[version] = self.versions.get(version, 0) + 1
+
+
+class FleetLoop(_Loop):
+    """Ask every host in turn, as a load balancer with retries would: a request fails
+    for the fleet only when no host answers it."""
+
+    def __init__(self, urls: list[str], **kwargs):
+        super().__init__(**kwargs)
+        self.urls = urls
+        self.versions: dict[str, int] = {}
+        self.host_failures = dict.fromkeys(urls, 0)
+        self.fleet_failures = 0
+        self.requests = 0
+        self._next = 0
+
+    def _answer(self, url: str) -> str | None:
+        try:
+            return self.ask(url)
+        except Exception:  # noqa: BLE001 - every failure counts
+            self.host_failures[url] += 1
+            return None
+
+    def tick(self):
+        self.requests += 1
+        start, self._next = self._next, (self._next + 1) % len(self.urls)
+        order = self.urls[start:] + self.urls[:start]
+        version = next((v for v in map(self._answer, order) if v is not None), None)
+        if version is None:
+            self.fleet_failures += 1
+        else:
+            self.versions[version] = self.versions.get(version, 0) + 1

@@ -1,0 +1,211 @@
+"""Faults while deploy.yml runs on the lab host, and bad input it must refuse. Each case
+checks that what served kept serving and that the error says what to fix. Bounded: each
+fault is injected once, and every wait has a deadline."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import docker
+import pytest
+import requests
+
+from conftest import APP_REPOSITORY
+from lab import Lab, start_playbook
+from loops import RequestLoop
+
+pytestmark = pytest.mark.e2e
+LOCK = "/var/lib/fragments-deploy/fragments/deploy.lock"
+
+
+def image_vars(lab: Lab) -> dict:
+    """deploy.yml's lab settings, with the tests' image instead of the released service."""
+    return {"container_app_image": f"registry.lab:{lab.registry_port}/{APP_REPOSITORY}",
+            "container_app_resolve_image": f"127.0.0.1:{lab.registry_port}/{APP_REPOSITORY}"}
+
+
+def deploy(lab: Lab, tag: str, *args: str, **kwargs):
+    extra = {**image_vars(lab), "deploy_digest": lab.manifest_digest(APP_REPOSITORY, tag)}
+    return lab.play("deploy.yml", "-e", json.dumps(extra), *args, **kwargs)
+
+
+def start_deploy(lab: Lab, tag: str, log: Path) -> subprocess.Popen:
+    extra = {**image_vars(lab), "deploy_digest": lab.manifest_digest(APP_REPOSITORY, tag)}
+    return start_playbook("deploy.yml", "-e", json.dumps(extra), inventories=lab.inventories, log=log)
+
+
+def version(lab: Lab) -> str:
+    return RequestLoop.ask(lab.app_urls()[0])
+
+
+def wait_for(condition, what: str, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except (OSError, ValueError):  # not answering yet
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"gave up waiting {timeout:.0f} s for {what}")
+
+
+def flat(output: str) -> str:
+    return " ".join(output.split())
+
+
+def on_v1(lab: Lab) -> None:
+    """The host runs v1 healthy, no deploy holds its lock, and v2 is not on the host."""
+    run = deploy(lab, "v1")
+    assert run.returncode == 0, run.output
+    v2 = lab.manifest_digest(APP_REPOSITORY, "v2")
+    lab.on_host(f"docker rm -f fragments-previous fragments-candidate;"
+                f" docker rmi -f registry.lab:{lab.registry_port}/{APP_REPOSITORY}@{v2}")
+    assert version(lab) == "v1"
+
+
+def containers(lab: Lab) -> set[str]:
+    return set(lab.on_host("docker ps -a --format '{{.Names}}'")[1].split())
+
+
+def test_registry_stopped_in_the_middle_of_a_deploy(lab, app_images, tmp_path):
+    on_v1(lab)
+    registry = docker.from_env().containers.get(f"{lab.name}-registry")
+    try:
+        with RequestLoop(lab.app_urls()[0]) as loop:
+            deploy_run = start_deploy(lab, "v2", tmp_path / "deploy.log")
+            # Once the deploy holds the lock, it has chosen the digest and not yet pulled.
+            wait_for(lambda: lab.on_host(f"test -e {LOCK}")[0] == 0, "the deploy lock")
+            registry.stop(timeout=2)
+            deploy_run.wait(timeout=600)
+        output = flat((tmp_path / "deploy.log").read_text())
+        assert deploy_run.returncode != 0
+        assert f"Could not pull registry.lab:{lab.registry_port}/{APP_REPOSITORY}@" in output
+        assert "The running version was left as it was" in output
+        assert loop.failures == [] and set(loop.versions) == {"v1"}
+        assert lab.on_host(f"test -e {LOCK}")[0] == 1, "the failed deploy gave its lock back"
+    finally:
+        registry.start()
+    url = f"https://127.0.0.1:{lab.registry_port}/v2/"
+    wait_for(lambda: requests.get(url, verify=str(lab.state_dir / "ca.crt"), timeout=2).status_code == 401,
+             "the registry to answer again", timeout=30)
+    again = deploy(lab, "v2")
+    assert again.returncode == 0, again.output
+    assert version(lab) == "v2"
+
+
+def test_new_container_killed_mid_rollout_then_a_rerun_converges(lab, app_images, tmp_path):
+    on_v1(lab)
+    with RequestLoop(lab.app_urls()[0]) as loop:
+        deploy_run = start_deploy(lab, "v2", tmp_path / "deploy.log")
+        wait_for(lambda: "fragments-candidate" in containers(lab), "the candidate container")
+        killed, output = lab.on_host("docker kill fragments-candidate")
+        assert killed == 0, output
+        deploy_run.wait(timeout=600)
+    output = flat((tmp_path / "deploy.log").read_text())
+    assert deploy_run.returncode != 0
+    assert "did not become healthy" in output and "exited with code 137" in output
+    assert "was left serving" in output
+    assert loop.failures == [] and set(loop.versions) == {"v1"}
+    again = deploy(lab, "v2")
+    assert again.returncode == 0, again.output
+    assert version(lab) == "v2"
+    assert "fragments-candidate" not in containers(lab)
+    assert deploy(lab, "v2").changed == 0
+
+
+def test_dockerd_restart_and_an_app_crash_heal_by_themselves(lab, app_images):
+    assert deploy(lab, "v2").returncode == 0
+    before = lab.on_host("docker inspect -f '{{.Id}}' fragments")[1].strip()
+    with RequestLoop(lab.app_urls()[0]) as loop:
+        code, output = lab.on_host("systemctl restart docker")
+        assert code == 0, output
+        wait_for(lambda: lab.on_host("docker info >/dev/null 2>&1")[0] == 0, "dockerd to answer", timeout=60)
+        time.sleep(2)
+    # docker_engine turns live-restore on: the container runs through the daemon's restart.
+    assert loop.failures == [], loop.failures
+    assert lab.on_host("docker inspect -f '{{.Id}} {{.State.Running}}' fragments")[1].split() == [before, "true"]
+    # The process dies (as by the OOM killer): the restart policy brings it back.
+    with RequestLoop(lab.app_urls()[0]) as loop:
+        code, output = lab.on_host("kill -9 $(docker inspect -f '{{.State.Pid}}' fragments)")
+        assert code == 0, output
+        wait_for(lambda: lab.on_host("docker inspect -f '{{.RestartCount}}' fragments")[1].strip() == "1",
+                 "the restart policy to restart it", timeout=30)
+        wait_for(lambda: version(lab) == "v2", "v2 to answer again", timeout=30)
+    print(f"app killed: {len(loop.failures)} requests failed before the restart policy brought it back")
+
+
+def test_killed_playbook_leaves_a_lock_the_next_run_names(lab, app_images, tmp_path):
+    on_v1(lab)
+    with RequestLoop(lab.app_urls()[0]) as loop:
+        deploy_run = start_deploy(lab, "v2", tmp_path / "deploy.log")
+        wait_for(lambda: "fragments-candidate" in containers(lab), "the candidate container")
+        os.killpg(deploy_run.pid, signal.SIGKILL)
+        deploy_run.wait(timeout=30)
+    assert loop.failures == [] and set(loop.versions) == {"v1"}
+    refused = deploy(lab, "v2")
+    assert refused.returncode != 0
+    assert "Another deploy holds the lock on" in flat(refused.output)
+    assert "ansible-playbook playbooks/unlock.yml" in flat(refused.output)
+    assert version(lab) == "v1"
+    unlock = lab.play("unlock.yml")
+    assert unlock.returncode == 0, unlock.output
+    again = deploy(lab, "v2")
+    assert again.returncode == 0, again.output
+    assert version(lab) == "v2"
+    assert "fragments-candidate" not in containers(lab)
+    assert lab.on_host(f"test -e {LOCK}")[0] == 1
+
+
+def test_an_unreachable_host_stops_the_deploy_before_any_change(lab, app_images, tmp_path):
+    on_v1(lab)
+    ghost = tmp_path / "ghost.yml"
+    ghost.write_text(json.dumps({"fragments_hosts": {"hosts": {"ghost-host": {
+        "ansible_host": "127.0.0.1", "ansible_port": 1, "fragments_app_url": "http://127.0.0.1:1"}}}}))
+    run = deploy(lab, "v2", inventories=[*lab.inventories, str(ghost)])
+    assert run.returncode != 0
+    assert "Could not reach ghost-host" in flat(run.output) and "nothing was changed" in flat(run.output)
+    assert version(lab) == "v1"
+    assert lab.on_host(f"test -e {LOCK}")[0] == 1
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"deploy_batch_size": "lots"}, "deploy_batch_size is a number of hosts or a percentage"),
+    ({"deploy_batch_size": 0}, "deploy_batch_size is a number of hosts or a percentage"),
+    ({"deploy_max_fail_percentage": 150}, "deploy_max_fail_percentage a whole number from 0 to 100"),
+    ({"deploy_revert_on_failure": "maybe"}, "deploy_revert_on_failure true or false"),
+    ({"deploy_digest": "sha256:abc"}, "deploy_digest must be sha256:<64 hex digits>"),
+    ({"container_app_ports": ["8080"]}, "container_app_ports (\"host:container\""),
+    ({"container_app_secret_env": {"TOKEN": "x"}}, "container_app_secret_env is not supported"),
+])
+def test_invalid_deploy_variables_are_refused_before_any_change(lab, app_images, extra, message):
+    before = lab.on_host("docker inspect -f '{{.Id}}' fragments")[1]
+    run = lab.play("deploy.yml", "-e", json.dumps({**image_vars(lab), "deploy_tag": "v2", **extra}))
+    assert run.returncode != 0
+    assert message in flat(run.output)
+    assert lab.on_host("docker inspect -f '{{.Id}}' fragments")[1] == before
+    assert lab.on_host(f"test -e {LOCK}")[0] == 1
+
+
+@pytest.mark.parametrize(("inventory", "message"), [
+    ("all:\n  hosts:\n    broken: [\n", "Completely failed to parse inventory source"),
+    ('{"fragments_hosts": {"hosts": {"odd-port": {"ansible_host": "127.0.0.1", "ansible_port": "twenty-two"}}}}',
+     "Could not reach odd-port"),
+    ('{"all": {"hosts": {}}}', None),
+])
+def test_malformed_inventory_is_refused_before_any_change(lab, app_images, tmp_path, inventory, message):
+    before = lab.on_host("docker inspect -f '{{.Id}}' fragments")[1]
+    extra = tmp_path / "extra.yml"
+    extra.write_text(inventory)
+    inventories = [*lab.inventories, str(extra)] if message else [str(extra)]
+    run = lab.play("deploy.yml", "-e", json.dumps({**image_vars(lab), "deploy_tag": "v2"}),
+                   inventories=inventories)
+    assert run.returncode != 0
+    assert (message or "The inventory has no host in the group fragments_hosts") in flat(run.output)
+    assert lab.on_host("docker inspect -f '{{.Id}}' fragments")[1] == before
+    assert lab.on_host(f"test -e {LOCK}")[0] == 1

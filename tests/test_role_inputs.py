@@ -1,0 +1,42 @@
+"""Every role refuses invalid variables with a message naming them, before its first
+change (run in check mode on localhost, outside any inventory; nothing is reached). The release and ec2_hosts
+roles are also tried against the lab registry and moto in test_release and test_provision."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lab import ROOT, ansible_playbook
+
+CASES = [
+    ("fragments.deploy.docker_engine", {"docker_engine_live_restore": "maybe"}, "docker_engine_live_restore"),
+    ("fragments.deploy.docker_engine", {"docker_engine_source": "snap"}, "docker_engine_source"),
+    ("fragments.deploy.docker_engine", {"docker_engine_registry_cas": [{"registry": "registry.example:5000"}]},
+     "missing required arguments: ca"),
+    ("fragments.deploy.container_app", {"container_app_image": "docker.io/alice/app:latest"},
+     "Set container_app_image to a repository without tag or digest"),
+    ("fragments.deploy.container_app", {"container_app_image": "docker.io/alice/app", "container_app_keep_images": 1},
+     "container_app_keep_images (>= 2"),
+    ("fragments.deploy.container_app", {"container_app_image": "docker.io/alice/app",
+                                        "container_app_healthcheck": {"interval": "2s"}},
+     "container_app_healthcheck needs a test"),
+    ("fragments.deploy.container_app", {"container_app_image": "docker.io/alice/app", "container_app_cpus": "many"},
+     "container_app_cpus"),
+    ("fragments.deploy.release", {"release_source_dir": "/nonexistent", "release_repository": "Bad/Repo"},
+     "repository 'Bad/Repo' does not follow Docker's reference grammar"),
+    ("fragments.deploy.ec2_hosts", {"ec2_hosts_count": "two"}, "ec2_hosts_count"),
+    ("lab", {"lab_registry_port": "https"}, "lab_registry_port"),
+    ("lab", {"lab_bind_address": "0.0.0.0"}, "The lab binds only to 127.0.0.0/8"),
+]
+
+
+@pytest.mark.parametrize(("role", "variables", "message"), CASES,
+                         ids=[f"{role.split('.')[-1]}-{next(iter(v))}" for role, v, _ in CASES])
+def test_invalid_variables_are_refused_before_any_change(role, variables, message):
+    run = ansible_playbook("role_inputs.yml", "--check", "-e", json.dumps({"role_under_test": role, **variables}),
+                           inventories=["localhost,"], playbook_dir=ROOT / "tests/playbooks", timeout=120)
+    assert run.returncode != 0
+    assert message in " ".join(run.output.split())
+    assert run.changed == 0

@@ -1,0 +1,180 @@
+"""Security checks on the lab: secrets stay out of output, logs, process lists, container
+environments and images; containers run as non-root; the EC2 side allows SSH only from
+the admin CIDRs and requires IMDSv2."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import tarfile
+import threading
+
+import boto3
+import docker
+import pytest
+
+from conftest import APP_REPOSITORY
+from lab import ROOT, Lab
+
+pytestmark = pytest.mark.e2e
+SECRET_FILE_CONTENT = "file-secret-7f3a9c"
+
+
+class ProcessWatch:
+    """Sample the process lists of the control node and of the lab host until stopped."""
+
+    def __init__(self, lab: Lab):
+        self.lab, self.lines, self.samples = lab, set(), 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        [host] = self.lab.hosts()
+        inner = docker.from_env().containers.get(host["container"])
+        while not self._stop.is_set():
+            local = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+            remote = inner.exec_run(["ps", "-eo", "args"]).output.decode()
+            self.lines.update((local + remote).splitlines())
+            self.samples += 1
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+@pytest.fixture(scope="module")
+def verbose_runs(lab, app_images, tmp_path_factory):
+    """A release and a deploy that logs in on the host, at -vvv (where Ansible prints module
+    arguments unless no_log hides them), while the process lists are sampled."""
+    source = tmp_path_factory.mktemp("sample")
+    (source / "Dockerfile").write_text("FROM fragments-base/debian:bookworm\nCMD [\"true\"]\n")
+    git = ["git", "-C", str(source), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "sample"], check=True)
+    v2 = lab.manifest_digest(APP_REPOSITORY, "v2")
+    # v2 not on the host, so the deploy logs in and pulls.
+    lab.on_host(f"docker rm -f fragments fragments-previous fragments-candidate;"
+                f" docker rmi -f registry.lab:{lab.registry_port}/{APP_REPOSITORY}@{v2}")
+    with ProcessWatch(lab) as watch:
+        release = lab.play("release.yml", "-vvv", "-e", json.dumps({
+            "release_source_dir": str(source), "release_repository": "e2e/security",
+            "release_record_dir": str(tmp_path_factory.mktemp("records")), "release_build_args": {}}))
+        deploy = lab.play("deploy.yml", "-vvv", "-e", json.dumps({
+            "container_app_image": f"registry.lab:{lab.registry_port}/{APP_REPOSITORY}",
+            "container_app_resolve_image": f"127.0.0.1:{lab.registry_port}/{APP_REPOSITORY}",
+            "deploy_digest": v2,
+            "container_app_secret_files": [{"name": "api-token", "content": SECRET_FILE_CONTENT,
+                                             "target": "/run/secrets/api-token"}]}))
+    assert release.returncode == 0, release.output[-3000:]
+    assert deploy.returncode == 0, deploy.output[-3000:]
+    # Both logged in (the task ran, its arguments hidden).
+    assert "TASK [fragments.deploy.release : Log in to the registry]" in release.output
+    assert "TASK [fragments.deploy.container_app : Log in to the registry]" in deploy.output
+    return {"output": release.output + deploy.output, "processes": watch}
+
+
+def secrets(lab: Lab) -> list[str]:
+    return [lab.registry_password(), SECRET_FILE_CONTENT]
+
+
+def test_no_secret_in_task_output_even_at_vvv(lab, verbose_runs):
+    for secret in secrets(lab):
+        assert secret not in verbose_runs["output"]
+
+
+def test_no_secret_in_the_process_lists_during_login(lab, verbose_runs):
+    watch = verbose_runs["processes"]
+    assert watch.samples > 20 and any("ansible" in line for line in watch.lines)
+    for secret in secrets(lab):
+        assert not [line for line in watch.lines if secret in line]
+
+
+def test_no_secret_in_the_logs(lab, verbose_runs):
+    logs = {
+        "control node dockerd": (ROOT / ".lab/dockerd.log").read_text(errors="replace"),
+        "registry": docker.from_env().containers.get(f"{lab.name}-registry").logs().decode(errors="replace"),
+        "host journal": lab.on_host("journalctl --no-pager -q 2>/dev/null")[1],
+        "host /var/log": lab.on_host("cat /var/log/*.log /var/log/*/*.log 2>/dev/null")[1],
+        "app": lab.on_host("docker logs fragments 2>&1")[1],
+    }
+    assert len(logs["host journal"]) > 1000  # the journal was read
+    for secret in secrets(lab):
+        assert [name for name, text in logs.items() if secret in text] == []
+
+
+def test_secrets_reach_the_container_as_files_only(lab, verbose_runs):
+    config = json.loads(lab.on_host("docker inspect fragments")[1])[0]
+    text = json.dumps(config)
+    for secret in secrets(lab):
+        assert secret not in text  # not in Env, labels, command or anything else inspect shows
+    mount = next(m for m in config["Mounts"] if m["Destination"] == "/run/secrets/api-token")
+    assert mount["RW"] is False
+    code, mode = lab.on_host(f"stat -c '%a %u' {mount['Source']}")
+    assert code == 0 and mode.split() == ["400", "10001"]
+    code, folder = lab.on_host(f"stat -c '%a %U' $(dirname {mount['Source']})")
+    assert folder.split() == ["700", "root"]
+
+
+def test_containers_run_as_non_root(lab, verbose_runs):
+    config = json.loads(lab.on_host("docker inspect fragments")[1])[0]
+    assert config["Config"]["User"] == "10001:10001"
+    code, uid = lab.on_host(f"ps -o uid= -p {config['State']['Pid']}")
+    assert code == 0 and uid.strip() == "10001"
+
+
+def test_the_service_image_holds_no_ca_files_keys_or_credentials(lab, app_images):
+    """The build stage trusts this machine's CA files (service/build-ca); the final image
+    must carry none of them, no private key and no registry credential."""
+    ca_bodies = []
+    for crt in (ROOT / "service/build-ca").glob("*.crt"):
+        body = re.search(r"-----BEGIN CERTIFICATE-----(.*?)-----END", crt.read_text(), re.S)
+        ca_bodies.append(body.group(1).split()[1].encode())  # a line from the middle of the body
+    assert ca_bodies, "setup puts this machine's CA files into service/build-ca"
+    client = docker.from_env()
+    container = client.containers.create(f"{app_images}:v1")
+    try:
+        archive = io.BytesIO(b"".join(container.export()))
+    finally:
+        container.remove()
+    names = []
+    forbidden_content = [*ca_bodies, b"PRIVATE KEY-----", lab.registry_password().encode()]
+    with tarfile.open(fileobj=archive) as tar:
+        for member in tar:
+            names.append(member.name)
+            if member.isfile():
+                data = tar.extractfile(member).read()
+                hits = [pattern for pattern in forbidden_content if pattern in data]
+                assert not hits, f"{member.name} holds {hits}"
+    assert any(name.endswith("fragments/__init__.pyc") or "fragments/" in name for name in names)
+    bad_names = re.compile(r"(build-ca|\.pem$|\.key$|\.crt$|id_rsa|id_ed25519|\.docker/config\.json|\.netrc|pip\.conf)")
+    assert [name for name in names if bad_names.search(name)] == []
+    history = json.dumps(client.api.history(f"{app_images}:v1")) + json.dumps(client.images.get(f"{app_images}:v1").attrs)
+    assert lab.registry_password() not in history
+    assert not [body for body in ca_bodies if body.decode() in history]
+
+
+def test_ssh_is_open_only_to_the_admin_cidrs_and_imdsv2_is_required(lab):
+    ec2 = boto3.client("ec2", endpoint_url=f"http://127.0.0.1:{lab.moto_port}", region_name="us-east-1",
+                       aws_access_key_id="lab", aws_secret_access_key="lab")
+    ours = [{"Name": "tag:ManagedBy", "Values": ["fragments-deploy"]}]
+    groups = ec2.describe_security_groups(Filters=ours)["SecurityGroups"]
+    assert groups
+    for group in groups:
+        for rule in group["IpPermissions"]:
+            if rule.get("FromPort", 0) <= 22 <= rule.get("ToPort", 65535) or rule["IpProtocol"] == "-1":
+                cidrs = [r["CidrIp"] for r in rule.get("IpRanges", [])] + \
+                        [r["CidrIpv6"] for r in rule.get("Ipv6Ranges", [])]
+                assert "0.0.0.0/0" not in cidrs and "::/0" not in cidrs, group
+    instances = [i for r in ec2.describe_instances(Filters=ours)["Reservations"] for i in r["Instances"]
+                 if i["State"]["Name"] != "terminated"]
+    assert instances
+    for instance in instances:
+        assert instance["MetadataOptions"]["HttpTokens"] == "required", instance["InstanceId"]
+        assert instance["MetadataOptions"]["HttpEndpoint"] == "enabled"
