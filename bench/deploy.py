@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -63,12 +64,19 @@ def release(lab: Lab, repository: str, label: str, source: Path | None = None):
 
 
 def forget_local_images(repository_prefix: str) -> None:
-    """Remove every local image of these repositories; their untagged build layers (the
-    classic builder's cache) go with them."""
+    """Remove every local image of these repositories, and the untagged images the classic
+    builder keeps as its cache (a multi-stage build leaves its first stage's behind)."""
     client = docker.from_env()
     for image in client.images.list():
         if any(tag.startswith(repository_prefix) for tag in image.tags):
             client.images.remove(image.id, force=True)
+    client.images.prune(filters={"dangling": True})
+
+
+def blob_uploads(lab: Lab, since: float) -> int:
+    """Blob upload requests (PATCH or PUT under /blobs/uploads/) the registry logged since then."""
+    logs = docker.from_env().containers.get(f"{lab.name}-registry").logs(since=int(since)).decode(errors="replace")
+    return sum(1 for line in logs.splitlines() if re.search(r'"(PATCH|PUT) /v2/\S+/blobs/uploads/', line))
 
 
 def empty_hosts(lab: Lab, hosts: list[dict]) -> None:
@@ -146,20 +154,23 @@ def measure_hosts(lab: Lab, count: int, runs: int, v1: str, v2: str) -> dict[str
 
 def measure_release(lab: Lab, runs: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"cold build and push": [], "re-run": [], "bytes received, cold": [],
-                                     "bytes received, re-run": []}
+                                     "bytes received, re-run": [], "blob uploads, cold": [],
+                                     "blob uploads, re-run": []}
     push_prefix = f"127.0.0.1:{lab.registry_port}/"
     # Every cold run then finds the base image's layers in the registry, as a real one would.
     assert release(lab, APP, "bench-warm-up").returncode == 0
     for run in range(runs):
         repository = f"bench-cold-{run}-{int(time.time())}"
         forget_local_images(push_prefix)
-        before = registry_received(lab)
+        before, since = registry_received(lab), time.time()
         times["cold build and push"].append(timed(lambda: release(lab, repository, "cold")))
-        middle = registry_received(lab)
+        middle, since_middle = registry_received(lab), time.time()
         times["re-run"].append(timed(lambda: release(lab, repository, "cold")))
         after = registry_received(lab)
         times["bytes received, cold"].append(middle - before)
         times["bytes received, re-run"].append(after - middle)
+        times["blob uploads, cold"].append(blob_uploads(lab, since) - blob_uploads(lab, since_middle))
+        times["blob uploads, re-run"].append(blob_uploads(lab, since_middle))
         print({name: values[-1] for name, values in times.items()}, flush=True)
     forget_local_images(push_prefix)
     return times
@@ -240,6 +251,8 @@ def write_page(args, release_times: dict[str, list[float]], per_count: dict[int,
     for step, values in release_times.items():
         if step.startswith("bytes"):
             lines.append(f"| {step} | {median(values):,.0f} B | {', '.join(f'{v:,.0f}' for v in values)} |")
+        elif step.startswith("blob"):
+            lines.append(f"| {step} (requests) | {median(values):.0f} | {', '.join(f'{v:.0f}' for v in values)} |")
         else:
             lines.append(f"| {step} | {median(values):.1f} s | {', '.join(f'{v:.1f}' for v in values)} |")
     lines += ["", "## What is compared", "",
