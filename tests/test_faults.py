@@ -59,14 +59,22 @@ def flat(output: str) -> str:
     return " ".join(output.split())
 
 
-def on_v1(lab: Lab) -> None:
-    """The host runs v1 healthy, no deploy holds its lock, and v2 is not on the host."""
-    run = deploy(lab, "v1")
-    assert run.returncode == 0, run.output
-    v2 = lab.manifest_digest(APP_REPOSITORY, "v2")
+def next_switch(lab: Lab) -> tuple[str, str]:
+    """The version serving now and the other one, which the next deploy switches to: it
+    is made absent from the host (so the deploy pulls it) and no deploy holds the lock.
+    Tests chain: each starts from where the one before left the host."""
+    try:
+        old = version(lab)
+    except OSError:  # nothing serves yet
+        run = deploy(lab, "v1")
+        assert run.returncode == 0, run.output
+        old = version(lab)
+    new = "v2" if old == "v1" else "v1"
+    digest = lab.manifest_digest(APP_REPOSITORY, new)
     lab.on_host(f"docker rm -f fragments-previous fragments-candidate;"
-                f" docker rmi -f registry.lab:{lab.registry_port}/{APP_REPOSITORY}@{v2}")
-    assert version(lab) == "v1"
+                f" docker rmi -f registry.lab:{lab.registry_port}/{APP_REPOSITORY}@{digest}")
+    assert lab.on_host(f"test -e {LOCK}")[0] == 1
+    return old, new
 
 
 def containers(lab: Lab) -> set[str]:
@@ -74,11 +82,11 @@ def containers(lab: Lab) -> set[str]:
 
 
 def test_registry_stopped_in_the_middle_of_a_deploy(lab, app_images, tmp_path):
-    on_v1(lab)
+    old, new = next_switch(lab)
     registry = docker.from_env().containers.get(f"{lab.name}-registry")
     try:
         with RequestLoop(lab.app_urls()[0]) as loop:
-            deploy_run = start_deploy(lab, "v2", tmp_path / "deploy.log")
+            deploy_run = start_deploy(lab, new, tmp_path / "deploy.log")
             # Once the deploy holds the lock, it has chosen the digest and not yet pulled.
             wait_for(lambda: lab.on_host(f"test -e {LOCK}")[0] == 0, "the deploy lock")
             registry.stop(timeout=2)
@@ -87,22 +95,22 @@ def test_registry_stopped_in_the_middle_of_a_deploy(lab, app_images, tmp_path):
         assert deploy_run.returncode != 0
         assert f"Could not pull registry.lab:{lab.registry_port}/{APP_REPOSITORY}@" in output
         assert "The running version was left as it was" in output
-        assert loop.failures == [] and set(loop.versions) == {"v1"}
+        assert loop.failures == [] and set(loop.versions) == {old}
         assert lab.on_host(f"test -e {LOCK}")[0] == 1, "the failed deploy gave its lock back"
     finally:
         registry.start()
     url = f"https://127.0.0.1:{lab.registry_port}/v2/"
     wait_for(lambda: requests.get(url, verify=str(lab.state_dir / "ca.crt"), timeout=2).status_code == 401,
              "the registry to answer again", timeout=30)
-    again = deploy(lab, "v2")
+    again = deploy(lab, new)
     assert again.returncode == 0, again.output
-    assert version(lab) == "v2"
+    assert version(lab) == new
 
 
 def test_new_container_killed_mid_rollout_then_a_rerun_converges(lab, app_images, tmp_path):
-    on_v1(lab)
+    old, new = next_switch(lab)
     with RequestLoop(lab.app_urls()[0]) as loop:
-        deploy_run = start_deploy(lab, "v2", tmp_path / "deploy.log")
+        deploy_run = start_deploy(lab, new, tmp_path / "deploy.log")
         wait_for(lambda: "fragments-candidate" in containers(lab), "the candidate container")
         killed, output = lab.on_host("docker kill fragments-candidate")
         assert killed == 0, output
@@ -111,16 +119,16 @@ def test_new_container_killed_mid_rollout_then_a_rerun_converges(lab, app_images
     assert deploy_run.returncode != 0
     assert "did not become healthy" in output and "exited with code 137" in output
     assert "was left serving" in output
-    assert loop.failures == [] and set(loop.versions) == {"v1"}
-    again = deploy(lab, "v2")
+    assert loop.failures == [] and set(loop.versions) == {old}
+    again = deploy(lab, new)
     assert again.returncode == 0, again.output
-    assert version(lab) == "v2"
+    assert version(lab) == new
     assert "fragments-candidate" not in containers(lab)
-    assert deploy(lab, "v2").changed == 0
+    assert deploy(lab, new).changed == 0
 
 
 def test_dockerd_restart_and_an_app_crash_heal_by_themselves(lab, app_images):
-    assert deploy(lab, "v2").returncode == 0
+    serving, _ = next_switch(lab)
     before = lab.on_host("docker inspect -f '{{.Id}}' fragments")[1].strip()
     with RequestLoop(lab.app_urls()[0]) as loop:
         code, output = lab.on_host("systemctl restart docker")
@@ -136,41 +144,41 @@ def test_dockerd_restart_and_an_app_crash_heal_by_themselves(lab, app_images):
         assert code == 0, output
         wait_for(lambda: lab.on_host("docker inspect -f '{{.RestartCount}}' fragments")[1].strip() == "1",
                  "the restart policy to restart it", timeout=30)
-        wait_for(lambda: version(lab) == "v2", "v2 to answer again", timeout=30)
+        wait_for(lambda: version(lab) == serving, "the app to answer again", timeout=30)
     print(f"app killed: {len(loop.failures)} requests failed before the restart policy brought it back")
 
 
 def test_killed_playbook_leaves_a_lock_the_next_run_names(lab, app_images, tmp_path):
-    on_v1(lab)
+    old, new = next_switch(lab)
     with RequestLoop(lab.app_urls()[0]) as loop:
-        deploy_run = start_deploy(lab, "v2", tmp_path / "deploy.log")
+        deploy_run = start_deploy(lab, new, tmp_path / "deploy.log")
         wait_for(lambda: "fragments-candidate" in containers(lab), "the candidate container")
         os.killpg(deploy_run.pid, signal.SIGKILL)
         deploy_run.wait(timeout=30)
-    assert loop.failures == [] and set(loop.versions) == {"v1"}
-    refused = deploy(lab, "v2")
+    assert loop.failures == [] and set(loop.versions) == {old}
+    refused = deploy(lab, new)
     assert refused.returncode != 0
     assert "Another deploy holds the lock on" in flat(refused.output)
     assert "ansible-playbook playbooks/unlock.yml" in flat(refused.output)
-    assert version(lab) == "v1"
+    assert version(lab) == old
     unlock = lab.play("unlock.yml")
     assert unlock.returncode == 0, unlock.output
-    again = deploy(lab, "v2")
+    again = deploy(lab, new)
     assert again.returncode == 0, again.output
-    assert version(lab) == "v2"
+    assert version(lab) == new
     assert "fragments-candidate" not in containers(lab)
     assert lab.on_host(f"test -e {LOCK}")[0] == 1
 
 
 def test_an_unreachable_host_stops_the_deploy_before_any_change(lab, app_images, tmp_path):
-    on_v1(lab)
+    old, new = next_switch(lab)
     ghost = tmp_path / "ghost.yml"
     ghost.write_text(json.dumps({"fragments_hosts": {"hosts": {"ghost-host": {
         "ansible_host": "127.0.0.1", "ansible_port": 1, "fragments_app_url": "http://127.0.0.1:1"}}}}))
-    run = deploy(lab, "v2", inventories=[*lab.inventories, str(ghost)])
+    run = deploy(lab, new, inventories=[*lab.inventories, str(ghost)])
     assert run.returncode != 0
     assert "Could not reach ghost-host" in flat(run.output) and "nothing was changed" in flat(run.output)
-    assert version(lab) == "v1"
+    assert version(lab) == old
     assert lab.on_host(f"test -e {LOCK}")[0] == 1
 
 
