@@ -9,9 +9,7 @@ import subprocess
 import docker
 import pytest
 
-from lab import ROOT, Lab
-
-APP_REPOSITORY = "e2e/app"
+from lab import APP_REPOSITORY, ROOT, Lab
 
 
 @pytest.fixture(scope="session")

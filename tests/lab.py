@@ -13,6 +13,8 @@ import docker
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
+# The tests' app images (fixture app_images in conftest.py).
+APP_REPOSITORY = "e2e/app"
 MANIFEST_TYPES = ("application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, "
                   "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json")
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)

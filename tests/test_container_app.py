@@ -11,8 +11,7 @@ import urllib.request
 import docker
 import pytest
 
-from conftest import APP_REPOSITORY as REPOSITORY
-from lab import ROOT
+from lab import APP_REPOSITORY as REPOSITORY, ROOT
 from loops import RequestLoop
 
 pytestmark = pytest.mark.e2e

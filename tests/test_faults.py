@@ -15,8 +15,7 @@ import docker
 import pytest
 import requests
 
-from conftest import APP_REPOSITORY
-from lab import Lab, start_playbook
+from lab import APP_REPOSITORY, Lab, start_playbook
 from loops import RequestLoop
 
 pytestmark = pytest.mark.e2e

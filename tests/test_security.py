@@ -15,8 +15,7 @@ import boto3
 import docker
 import pytest
 
-from conftest import APP_REPOSITORY
-from lab import ROOT, Lab
+from lab import APP_REPOSITORY, ROOT, Lab
 
 pytestmark = pytest.mark.e2e
 SECRET_FILE_CONTENT = "file-secret-7f3a9c"
