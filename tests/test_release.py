@@ -72,12 +72,7 @@ def test_release_pushes_every_tag_and_records_the_digest(lab, release, source):
     assert again.returncode == 0, again.output
     assert again.changed == 0, again.output
     assert json.loads(release.record_file.read_text())["current"] == record
-
-
-def test_rerun_uploads_nothing(lab, release):
-    assert release().returncode == 0
-    again = release()
-    assert again.returncode == 0, again.output
+    # Every tag already points at the digest: no push at all (bench/deploy.py counts 0 blob uploads).
     pushed = again.output.split("TASK [fragments.deploy.release : Push every tag]")
     assert len(pushed) == 1 or "skipping" in pushed[1].split("TASK")[0], again.output
 
