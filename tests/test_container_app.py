@@ -96,8 +96,10 @@ def test_unknown_tag_is_refused_on_the_control_node(lab, app_images):
 def test_wrong_registry_password_touches_nothing(lab, app_images):
     assert deploy(lab, "v2").returncode == 0
     digest = json.loads(inner(lab, "docker inspect fragments"))[0]["Config"]["Image"].split("@")[1]
-    run = deploy(lab, "v1", container_app_digest=lab.manifest_digest(REPOSITORY, "v1"),
-                 container_app_registry_password="wrong-pw-77")
+    v1 = lab.manifest_digest(REPOSITORY, "v1")
+    # An image already on the host needs no login: take v1 away so the deploy must log in.
+    inner(lab, f"docker rm -f fragments-previous; docker rmi -f registry.lab:{lab.registry_port}/{REPOSITORY}@{v1}")
+    run = deploy(lab, "v1", container_app_digest=v1, container_app_registry_password="wrong-pw-77")
     assert run.returncode != 0
     assert "wrong-pw-77" not in run.output
     assert "running version was left as it was" in run.output
