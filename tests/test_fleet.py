@@ -1,5 +1,6 @@
 """End to end, the way a user drives it: site.yml to two hosts, a rolling v1 -> v2 under
-load, a broken v3 refused, status, rollback, the deploy lock, teardown. A lab of its own."""
+load, a broken v3 refused, status, rollback, the deploy lock, the lab taken down. A lab
+of its own."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import subprocess
 import time
 import urllib.request
 
-import boto3
 import docker
 import pytest
 
@@ -172,17 +172,24 @@ def test_a_held_lock_refuses_the_deploy_until_unlocked(fleet):
     assert "Released the lock of carol@elsewhere" in flat(unlock.output)
 
 
-def test_teardown_leaves_nothing_of_ours(fleet):
-    run = fleet.play("teardown.yml", "-e", "ec2_hosts_confirm=fragments-lab")
-    assert run.returncode == 0, run.output
-    ec2 = boto3.client("ec2", endpoint_url=f"http://127.0.0.1:{fleet.moto_port}", region_name="us-east-1",
-                       aws_access_key_id="lab", aws_secret_access_key="lab")
-    ours = [{"Name": "tag:ManagedBy", "Values": ["fragments-deploy"]}]
-    live = {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
-    assert ec2.describe_instances(Filters=[*ours, live])["Reservations"] == []
-    assert ec2.describe_vpcs(Filters=ours)["Vpcs"] == []
-    assert ec2.describe_security_groups(Filters=ours)["SecurityGroups"] == []
-    assert fleet.hosts() == []
+def test_lab_down_removes_the_lab_and_its_hosts_and_nothing_else(fleet):
+    """With both hosts still running: the lab's containers, volumes, network and state go;
+    a container and a volume that only share the name prefix stay. (Teardown of what
+    provision made: test_provision.py.)"""
     client = docker.from_env()
-    assert client.containers.list(all=True, filters={"label": ["fragments.lab.instance",
-                                                               f"fragments.lab={fleet.name}"]}) == []
+    assert len(fleet.hosts()) == 2
+    bystander = client.containers.create("fragments-base/debian:bookworm", ["sleep", "60"],
+                                         name=f"{fleet.name}-bystander", labels={"fragments.lab": "someone-else"})
+    bystander_volume = client.volumes.create(f"{fleet.name}-bystander", labels={"fragments.lab": "someone-else"})
+    try:
+        run = fleet.down()
+        assert run.returncode == 0, run.output
+        assert [c.name for c in client.containers.list(all=True) if c.name.startswith(f"{fleet.name}-")] == \
+            [bystander.name]
+        assert [v.name for v in client.volumes.list() if v.name.startswith(f"{fleet.name}-")] == \
+            [bystander_volume.name]
+        assert [n.name for n in client.networks.list() if n.name == fleet.name] == []
+        assert not fleet.state_dir.exists()
+    finally:
+        bystander.remove(force=True)
+        bystander_volume.remove(force=True)
