@@ -13,17 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from lab import Lab, ansible_playbook  # noqa: E402
+from machine import measured  # noqa: E402
 from loops import FleetLoop  # noqa: E402
 
 VARIANTS = {
@@ -82,11 +81,9 @@ def main() -> None:
                    f"{list(loop.host_failures.values())}, answers {loop.versions}.")
     finally:
         lab.down()
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
     lines = [
         "# ansible.cfg benchmark", "",
-        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores ({cpu}), "
+        f"{measured()}, "
         f"a lab of {args.hosts} hosts on this machine; medians of {args.runs} runs. Reproduce with:", "",
         f"    .venv/bin/python bench/ansible_cfg.py --runs {args.runs} --hosts {args.hosts}", "",
         "| run | median | runs |", "| --- | --- | --- |",

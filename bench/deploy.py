@@ -21,15 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import statistics
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from pathlib import Path
 
 import docker
@@ -37,6 +34,7 @@ import docker
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from lab import Lab  # noqa: E402
+from machine import measured  # noqa: E402
 
 APP = "fragments"
 
@@ -222,12 +220,10 @@ def main() -> None:
 
 
 def write_page(args, release_times: dict[str, list[float]], per_count: dict[int, dict[str, list[float]]]) -> None:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
     counts = sorted(per_count)
     lines = [
         "# Deploy benchmark", "",
-        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores ({cpu}), "
+        f"{measured()}, "
         f"the lab on this machine (lab hosts are containers reached over SSH on 127.0.0.1); "
         f"medians of {args.runs} runs, each run listed. Reproduce with:", "",
         f"    .venv/bin/python bench/deploy.py --runs {args.runs} --hosts {' '.join(map(str, args.hosts))}", "",

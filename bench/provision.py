@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from lab import Lab  # noqa: E402
+from machine import measured  # noqa: E402
 
 
 def timed(lab: Lab, playbook: str, **extra) -> float:
@@ -50,11 +48,9 @@ def main() -> None:
                     timed(lab, "teardown.yml", ec2_hosts_confirm="fragments-lab"))
     finally:
         lab.down()
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
     lines = [
         "# Provisioning benchmark", "",
-        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores ({cpu}) against the "
+        f"{measured()} against the "
         f"lab (moto's EC2 server, one lab host container per instance); medians of {args.runs} runs. "
         "Reproduce with:", "",
         f"    .venv/bin/python bench/provision.py --runs {args.runs}", "",

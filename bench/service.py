@@ -12,7 +12,6 @@ import argparse
 import base64
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -20,11 +19,11 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-from datetime import datetime, timezone
 from pathlib import Path
 
 import bcrypt
 import docker
+from machine import measured
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE = ROOT / "service"
@@ -126,11 +125,9 @@ def main() -> None:
     shutil.rmtree(work)
 
     mb = 1000 * 1000
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.machine())
     page = f"""# Service benchmark
 
-Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores ({cpu}), Docker
+{measured()}, Docker
 {client.version()["Version"]}, base image `{BASE}`; medians of {args.runs} runs. Reproduce with:
 
     .venv/bin/python bench/service.py --runs {args.runs} --seconds {args.seconds}
