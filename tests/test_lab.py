@@ -12,7 +12,7 @@ import boto3
 import docker
 import pytest
 
-from lab import Lab
+from lab import Lab, ansible_playbook
 
 pytestmark = pytest.mark.e2e
 LABEL = "fragments.lab"
@@ -39,7 +39,7 @@ def _get(url: str, *, cafile: str | None = None, auth: tuple[str, str] | None = 
 )
 def test_lab_refuses_anything_but_loopback(env, extra, message):
     refused = Lab(name="fragments-e2e-refused")
-    run = refused.play("lab_up.yml", *refused.extra_vars, "-e", extra or "lab_name=fragments-e2e-refused", env=env)
+    run = ansible_playbook("lab_up.yml", *refused.extra_vars, "-e", extra or "lab_name=fragments-e2e-refused", env=env)
     assert run.returncode != 0
     assert message in run.output
     assert not refused.state_dir.exists()
