@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from lab import Lab, ansible_playbook  # noqa: E402
-from machine import measured  # noqa: E402
+from machine import measured, publish  # noqa: E402
 from loops import FleetLoop  # noqa: E402
 
 VARIANTS = {
@@ -95,9 +95,7 @@ def main() -> None:
         lines.append(f"| {name} | {median:.1f} s{ratio} | {', '.join(f'{r:.1f}' for r in runs)} |")
     lines += ["", rollout, "", "The lab hosts are containers on this machine, so SSH round trips cost far less than to",
               "EC2 across a network: every setting that saves round trips saves more there."]
-    out = ROOT / "docs/benchmarks/ansible-cfg.md"
-    out.write_text("\n".join(lines) + "\n")
-    print(out.read_text())
+    publish("ansible-cfg.md", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ import docker
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from lab import Lab  # noqa: E402
-from machine import measured  # noqa: E402
+from machine import measured, publish  # noqa: E402
 
 APP = "fragments"
 
@@ -87,12 +87,12 @@ def empty_hosts(lab: Lab, hosts: list[dict]) -> None:
         assert result.output.decode().strip() == "0", result.output
 
 
-def ssh(lab: Lab, host: dict, command: str) -> subprocess.CompletedProcess:
+def ssh(lab: Lab, host: dict, command: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["ssh", "-p", str(host["ansible_port"]), "-i", str(lab.state_dir / "id_ed25519"),
          "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
          "-o", "BatchMode=yes", f"lab@{host['ansible_host']}", command],
-        capture_output=True, text=True, timeout=300)
+        input=stdin, capture_output=True, text=True, timeout=300)
 
 
 def bare(lab: Lab, hosts: list[dict], image: str, replace: bool = True) -> float:
@@ -112,12 +112,9 @@ def bare_login(lab: Lab, hosts: list[dict]) -> None:
     """The bare minimum logs in once beforehand; not part of its timed rollout."""
     password = lab.registry_password()
     for host in hosts:
-        result = subprocess.run(
-            ["ssh", "-p", str(host["ansible_port"]), "-i", str(lab.state_dir / "id_ed25519"),
-             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-             f"lab@{host['ansible_host']}",
-             f"sudo docker login -u fragments --password-stdin registry.lab:{lab.registry_port}"],
-            input=password, capture_output=True, text=True, timeout=60)
+        # The password goes through stdin, never the command line.
+        result = ssh(lab, host, f"sudo docker login -u fragments --password-stdin registry.lab:{lab.registry_port}",
+                     stdin=password)
         assert result.returncode == 0, result.stderr
 
 
@@ -269,9 +266,7 @@ def write_page(args, release_times: dict[str, list[float]], per_count: dict[int,
               "- Bytes received are the registry container's network counters (requests and blobs), before and",
               "  after each release run; a cold push uploads every layer except those already in the registry",
               "  under another repository (the base image layers, mounted across repositories)."]
-    out = ROOT / "docs/benchmarks/deploy.md"
-    out.write_text("\n".join(lines) + "\n")
-    print(out.read_text())
+    publish("deploy.md", "\n".join(lines))
 
 
 if __name__ == "__main__":

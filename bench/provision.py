@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from lab import Lab  # noqa: E402
-from machine import measured  # noqa: E402
+from machine import measured, publish  # noqa: E402
 
 
 def timed(lab: Lab, playbook: str, **extra) -> float:
@@ -60,9 +60,7 @@ def main() -> None:
         lines.append(f"| {name} | {statistics.median(runs):.1f} s | {', '.join(f'{r:.1f}' for r in runs)} |")
     lines += ["", "Against real AWS the instance boot (about 10-40 s) and the first SSH login add to the",
               "create times; moto answers at once and a lab host starts in about a second."]
-    out = ROOT / "docs/benchmarks/provision.md"
-    out.write_text("\n".join(lines) + "\n")
-    print(out.read_text())
+    publish("provision.md", "\n".join(lines))
 
 
 if __name__ == "__main__":

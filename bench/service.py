@@ -23,7 +23,7 @@ from pathlib import Path
 
 import bcrypt
 import docker
-from machine import measured
+from machine import measured, publish
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE = ROOT / "service"
@@ -145,10 +145,7 @@ def main() -> None:
 wrk and the container share the machine's cores, so the request rates are a floor
 for a host that only serves.
 """
-    out = ROOT / "docs/benchmarks/service.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page)
-    print(page)
+    publish("service.md", page)
 
 
 if __name__ == "__main__":
