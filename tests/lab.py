@@ -59,6 +59,11 @@ def start_playbook(playbook: str, *args: str, inventories: list[str], log: Path)
                                 start_new_session=True)
 
 
+def flat(output: str) -> str:
+    """Playbook output with YAML line folding undone, for matching messages."""
+    return " ".join(output.split())
+
+
 def _plain(value: dict):
     """ansible-inventory marks values from plugins as {"__ansible_unsafe": value}."""
     return value["__ansible_unsafe"] if set(value) == {"__ansible_unsafe"} else value
@@ -119,6 +124,12 @@ class Lab:
             [host] = self.hosts()
         result = docker.from_env().containers.get(host["container"]).exec_run(["sh", "-c", command])
         return result.exit_code, result.output.decode()
+
+    def forget_image(self, digest: str, *containers: str) -> None:
+        """Remove these containers and the tests' app image of this digest from the only
+        host, so that the next deploy of it must log in and pull."""
+        remove = f"docker rm -f {' '.join(containers)}; " if containers else ""
+        self.on_host(f"{remove}docker rmi -f registry.lab:{self.registry_port}/{APP_REPOSITORY}@{digest}")
 
     def app_urls(self) -> list[str]:
         return [host["fragments_app_url"] for host in self.hosts()]

@@ -1,5 +1,5 @@
-"""Request loops that run in a thread while a playbook changes what serves, and count
-what answered. Only for the loopback addresses of the lab."""
+"""Loops that run in a thread while a playbook runs: request loops that count what
+answered (only for the loopback addresses of the lab), and the base other samplers use."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import time
 import urllib.request
 
 
-class _Loop:
-    """Start on `with`, stop on leaving it, and stop by itself after `limit` seconds."""
+class Loop:
+    """Call tick() every `interval` seconds from a thread: start on `with`, stop on leaving
+    it, and stop by itself after `limit` seconds."""
 
     def __init__(self, interval: float = 0.02, limit: float = 300.0):
         self.interval, self.limit = interval, limit
@@ -41,7 +42,7 @@ class _Loop:
         self._thread.join()
 
 
-class RequestLoop(_Loop):
+class RequestLoop(Loop):
     """Ask one host every few milliseconds; count answers by version, and failures."""
 
     def __init__(self, url: str, **kwargs):
@@ -59,7 +60,7 @@ class RequestLoop(_Loop):
             self.versions[version] = self.versions.get(version, 0) + 1
 
 
-class FleetLoop(_Loop):
+class FleetLoop(Loop):
     """Ask every host in turn, as a load balancer with retries would: a request fails
     for the fleet only when no host answers it."""
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
-import docker
 import pytest
 
 from lab import APP_REPOSITORY as REPOSITORY, ROOT
@@ -22,19 +20,12 @@ def deploy(lab, tag, *args, **extra):
                     playbook_dir=ROOT / "tests/playbooks")
 
 
-def host(lab):
-    [only] = lab.hosts()
-    return docker.from_env().containers.get(only["container"])
-
-
 def inner(lab, command: str) -> str:
-    result = host(lab).exec_run(["sh", "-c", command])
-    return result.output.decode()
+    return lab.on_host(command)[1]
 
 
 def version(lab) -> str:
-    with urllib.request.urlopen(lab.app_urls()[0] + "/", timeout=5) as response:
-        return json.loads(response.read())["version"]
+    return RequestLoop.ask(lab.app_urls()[0])
 
 
 def records(lab) -> list[dict]:
@@ -98,7 +89,7 @@ def test_wrong_registry_password_touches_nothing(lab, app_images):
     digest = json.loads(inner(lab, "docker inspect fragments"))[0]["Config"]["Image"].split("@")[1]
     v1 = lab.manifest_digest(REPOSITORY, "v1")
     # An image already on the host needs no login: take v1 away so the deploy must log in.
-    inner(lab, f"docker rm -f fragments-previous; docker rmi -f registry.lab:{lab.registry_port}/{REPOSITORY}@{v1}")
+    lab.forget_image(v1, "fragments-previous")
     run = deploy(lab, "v1", container_app_digest=v1, container_app_registry_password="wrong-pw-77")
     assert run.returncode != 0
     assert "wrong-pw-77" not in run.output

@@ -15,7 +15,7 @@ import docker
 import pytest
 import requests
 
-from lab import APP_REPOSITORY, Lab, start_playbook
+from lab import APP_REPOSITORY, Lab, flat, start_playbook
 from loops import RequestLoop
 
 pytestmark = pytest.mark.e2e
@@ -54,10 +54,6 @@ def wait_for(condition, what: str, timeout: float = 120):
     raise AssertionError(f"gave up waiting {timeout:.0f} s for {what}")
 
 
-def flat(output: str) -> str:
-    return " ".join(output.split())
-
-
 def next_switch(lab: Lab) -> tuple[str, str]:
     """The version serving now and the other one, which the next deploy switches to: it
     is made absent from the host (so the deploy pulls it) and no deploy holds the lock.
@@ -69,9 +65,7 @@ def next_switch(lab: Lab) -> tuple[str, str]:
         assert run.returncode == 0, run.output
         old = version(lab)
     new = "v2" if old == "v1" else "v1"
-    digest = lab.manifest_digest(APP_REPOSITORY, new)
-    lab.on_host(f"docker rm -f fragments-previous fragments-candidate;"
-                f" docker rmi -f registry.lab:{lab.registry_port}/{APP_REPOSITORY}@{digest}")
+    lab.forget_image(lab.manifest_digest(APP_REPOSITORY, new), "fragments-previous", "fragments-candidate")
     assert lab.on_host(f"test -e {LOCK}")[0] == 1
     return old, new
 

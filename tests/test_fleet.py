@@ -8,12 +8,11 @@ import json
 import shutil
 import subprocess
 import time
-import urllib.request
 
 import docker
 import pytest
 
-from lab import ROOT, Lab, ansible_playbook
+from lab import ROOT, Lab, ansible_playbook, flat
 from loops import FleetLoop
 
 pytestmark = pytest.mark.e2e
@@ -46,26 +45,12 @@ def play(lab, playbook, *args, **extra):
 
 
 def versions(lab) -> list[str]:
-    answers = []
-    for url in lab.app_urls():
-        with urllib.request.urlopen(url + "/", timeout=5) as response:
-            answers.append(json.loads(response.read())["version"])
-    return answers
+    return [FleetLoop.ask(url) for url in lab.app_urls()]
 
 
 def running_digests(lab) -> set[str]:
-    client = docker.from_env()
-    found = set()
-    for host in lab.hosts():
-        out = client.containers.get(host["container"]).exec_run(
-            ["docker", "inspect", "-f", '{{index .Config.Labels "fragments.deploy.digest"}}', "fragments"])
-        found.add(out.output.decode().strip())
-    return found
-
-
-def flat(output: str) -> str:
-    """The output with YAML line folding undone, for matching messages."""
-    return " ".join(output.split())
+    label = "docker inspect -f '{{index .Config.Labels \"fragments.deploy.digest\"}}' fragments"
+    return {lab.on_host(label, host)[1].strip() for host in lab.hosts()}
 
 
 def record(lab) -> dict:

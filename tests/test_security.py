@@ -10,7 +10,6 @@ import os
 import re
 import subprocess
 import tarfile
-import threading
 from pathlib import Path
 
 import boto3
@@ -18,35 +17,27 @@ import docker
 import pytest
 
 from lab import APP_REPOSITORY, ROOT, Lab
+from loops import Loop
 
 pytestmark = pytest.mark.e2e
 SECRET_FILE_CONTENT = "file-secret-7f3a9c"
 
 
-class ProcessWatch:
+class ProcessWatch(Loop):
     """Sample the process lists of the control node and of the lab host until stopped."""
 
     def __init__(self, lab: Lab):
-        self.lab, self.lines, self.samples = lab, set(), 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__(interval=0.02, limit=900.0)
+        [host] = lab.hosts()
+        self.host = docker.from_env().containers.get(host["container"])
+        self.lines: set[str] = set()
+        self.samples = 0
 
-    def _run(self):
-        [host] = self.lab.hosts()
-        inner = docker.from_env().containers.get(host["container"])
-        while not self._stop.is_set():
-            local = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-            remote = inner.exec_run(["ps", "-eo", "args"]).output.decode()
-            self.lines.update((local + remote).splitlines())
-            self.samples += 1
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+    def tick(self):
+        local = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+        remote = self.host.exec_run(["ps", "-eo", "args"]).output.decode()
+        self.lines.update((local + remote).splitlines())
+        self.samples += 1
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +52,7 @@ def verbose_runs(lab, app_images, tmp_path_factory):
     subprocess.run([*git, "commit", "-qm", "sample"], check=True)
     v2 = lab.manifest_digest(APP_REPOSITORY, "v2")
     # v2 not on the host, so the deploy logs in and pulls.
-    lab.on_host(f"docker rm -f fragments fragments-previous fragments-candidate;"
-                f" docker rmi -f registry.lab:{lab.registry_port}/{APP_REPOSITORY}@{v2}")
+    lab.forget_image(v2, "fragments", "fragments-previous", "fragments-candidate")
     with ProcessWatch(lab) as watch:
         release = lab.play("release.yml", "-vvv", "-e", json.dumps({
             "release_source_dir": str(source), "release_repository": "e2e/security",
