@@ -91,44 +91,10 @@ holder:
       type: bool
 """
 
-import json
 import os
-import time
-from datetime import datetime, timezone
 
 from ansible.module_utils.basic import AnsibleModule
-
-
-def read(path, stale_after):
-    try:
-        with open(path) as handle:
-            holder = json.load(handle)
-    except FileNotFoundError:
-        return None
-    except ValueError:
-        # A run killed while writing leaves an empty or partial file: report it, by its time.
-        holder = {"owner": "unknown (unreadable lock file)"}
-    if not isinstance(holder, dict):
-        holder = {"owner": "unknown (unreadable lock file)"}
-    taken = holder.get("epoch") or os.stat(path).st_mtime
-    holder["age"] = int(time.time() - taken)
-    holder["since"] = holder.get("since") or datetime.fromtimestamp(taken, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    holder["stale"] = holder["age"] > stale_after
-    return holder
-
-
-def take(path, owner):
-    """Create the lock file only if it does not exist; False when someone was first."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    try:
-        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        return False
-    now = time.time()
-    with os.fdopen(handle, "w") as out:
-        json.dump({"owner": owner, "epoch": now,
-                   "since": datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}, out)
-    return True
+from ansible_collections.fragments.deploy.plugins.module_utils.app_host import read_lock, take_lock
 
 
 def main():
@@ -143,7 +109,7 @@ def main():
         supports_check_mode=True,
     )
     path, owner, state = module.params["path"], module.params["owner"], module.params["state"]
-    holder = read(path, module.params["stale_after"])
+    holder = read_lock(path, module.params["stale_after"])
     ours = bool(holder) and holder.get("owner") == owner
 
     if state == "inspect":
@@ -165,9 +131,9 @@ def main():
         module.exit_json(changed=False, acquired=False, holder=holder)
     if module.check_mode:
         module.exit_json(changed=True, acquired=True, holder=None)
-    acquired = take(path, owner)
+    acquired = take_lock(path, owner)
     module.exit_json(changed=acquired, acquired=acquired,
-                     holder=None if acquired else read(path, module.params["stale_after"]))
+                     holder=None if acquired else read_lock(path, module.params["stale_after"]))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,578 @@
+# -*- coding: utf-8 -*-
+# Copyright: fragments-deploy contributors
+# MIT License (see https://opensource.org/licenses/MIT)
+"""How an app's version changes on a host: the steps of fragments.deploy.app_deploy, and the
+pull that fragments.deploy.app_prepare does ahead of a rollout."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import shutil
+import signal
+import ssl
+import tempfile
+import time
+
+try:  # Python 3
+    from http.client import HTTPConnection, HTTPSConnection
+    from urllib.parse import urlsplit
+except ImportError:  # pragma: no cover - Python 2 hosts are not supported
+    HTTPConnection = HTTPSConnection = urlsplit = None
+
+from ansible_collections.fragments.deploy.plugins.module_utils.app_host import (
+    LABEL, App, CommandError, Docker, container_port, describe, labels, make_dir, now_utc, proxy_running,
+    run_command)
+from ansible_collections.fragments.deploy.plugins.module_utils.app_settings import file_owner, fingerprint
+
+
+class Refused(Exception):
+    """The deploy stops here; `outcome` tells how, the message what to do."""
+
+    def __init__(self, message, outcome="failed"):
+        super(Refused, self).__init__(message)
+        self.outcome = outcome
+
+
+def render_upstream(name, address, port):
+    """The upstream file's text; with no port, a server marked down (the proxy answers 502)."""
+    target = "[%s]" % address if ":" in address else address
+    # max_fails=0: one failed connection must not make nginx refuse the only server for 10 s.
+    server = "server %s:%d max_fails=0;" % (target, port) if port else "server %s:1 down;" % target
+    return "# Written by fragments.deploy.app_deploy: where the proxy sends the traffic of %s.\n%s\n" % (name, server)
+
+
+def established_to(port, tables):
+    """Connections in state ESTABLISHED whose remote end is `port`, in /proc/net/tcp text."""
+    count = 0
+    for table in tables:
+        for line in table.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) > 3 and fields[3] == "01" and int(fields[2].rsplit(":", 1)[1], 16) == port:
+                count += 1
+    return count
+
+
+def run_arguments(params, name, port, reference, fingerprint_, files_id, env_file, mounts):
+    """`docker run` arguments for one container of the app (its env values come from a file)."""
+    hc = params["healthcheck"]
+    args = ["run", "--detach", "--name", name,
+            "--label", LABEL + "app=" + params["name"],
+            "--label", LABEL + "digest=" + params["digest"],
+            "--label", LABEL + "tags=" + ",".join(params["tags"]),
+            "--label", LABEL + "settings=" + fingerprint_,
+            "--label", LABEL + "port=%d" % port,
+            "--label", LABEL + "files=" + files_id,
+            "--publish", "%s:%d:%d" % (params["bind_address"], port, params["port"]),
+            "--env-file", env_file,
+            "--restart", "unless-stopped",
+            "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--memory", params["memory"], "--cpus", str(params["cpus"]),
+            "--log-driver", "json-file", "--log-opt", "max-size=" + params["log_max_size"],
+            "--log-opt", "max-file=%d" % params["log_max_file"]]
+    for capability in params["capabilities"]:
+        args += ["--cap-add", capability]
+    if params["user"]:
+        args += ["--user", params["user"]]
+    if params["read_only"]:
+        args += ["--read-only", "--tmpfs", "/tmp"]
+    for volume in params["volumes"] + mounts:
+        args += ["--volume", volume]
+    test = hc.get("test")
+    if test is not None:
+        if list(test)[:1] == ["NONE"]:
+            args.append("--no-healthcheck")
+        else:
+            args += ["--health-cmd", test if isinstance(test, str) else test[1]]
+    for key in ("interval", "timeout", "start_period"):
+        if hc.get(key) is not None:
+            args += ["--health-" + key.replace("_", "-"), str(hc[key])]
+    if hc.get("retries") is not None:
+        args += ["--health-retries", str(int(hc["retries"]))]
+    return args + [reference] + list(params["command"])
+
+
+PROBE = "X-Fragments-Deploy-Probe"
+UPSTREAM = "X-Fragments-Deploy-Upstream"
+
+
+def http_status(url, timeout=2.0, upstream=False):
+    """The status code `url` answers with; raises OSError when nothing answers. With
+    `upstream`, (status, the upstream address the host's proxy says it used)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        connection = HTTPSConnection(parts.hostname, parts.port or 443, timeout=timeout,
+                                     context=ssl._create_unverified_context())  # our own host's proxy
+    else:
+        connection = HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+    try:
+        connection.request("GET", (parts.path or "/") + ("?" + parts.query if parts.query else ""),
+                           headers={"User-Agent": "fragments-deploy", PROBE: "1"})
+        response = connection.getresponse()
+        response.read()
+        return (response.status, response.getheader(UPSTREAM, "")) if upstream else response.status
+    finally:
+        connection.close()
+
+
+class Deployer:
+    def __init__(self, module, docker=None):
+        self.module = module
+        self.params = module.params
+        self.app = App(self.params["name"], self.params["state_dir"], self.params["proxy_upstream_file"])
+        self.docker = docker or Docker()
+        self.reference = "%s@%s" % (self.params["image"], self.params["digest"])
+        self.fingerprint = fingerprint(self.params)
+        self.timings = {}
+        self.started = time.monotonic()
+        self.changed = False
+        self.pulled = False
+
+    # --- reading ----------------------------------------------------------------------
+    def secret_contents(self, container):
+        """The secret files a container of ours was given, as {name: (content, mode, owner, group)}."""
+        files_id = labels(container).get(LABEL + "files", "")
+        folder = os.path.join(self.app.files_dir, files_id) if files_id else None
+        found = {}
+        if folder and os.path.isdir(folder):
+            for name in os.listdir(folder):
+                path = os.path.join(folder, name)
+                info = os.stat(path)
+                with open(path) as handle:
+                    found[name] = (handle.read(), "%04o" % (info.st_mode & 0o7777), info.st_uid, info.st_gid)
+        return found
+
+    def wanted_secrets(self):
+        wanted = {}
+        for item in self.params["secret_files"]:
+            owner, group = file_owner(item, self.params["user"])
+            wanted[item["name"]] = (item["content"], "%04o" % int(item["mode"], 8), owner, group)
+        return wanted
+
+    def matches(self, container):
+        """Whether a container runs this digest with these settings and secret contents."""
+        found = labels(container)
+        return (found.get(LABEL + "digest") == self.params["digest"]
+                and found.get(LABEL + "settings") == self.fingerprint
+                and self.secret_contents(container) == self.wanted_secrets())
+
+    def timed(self, step, started):
+        self.timings[step] = round(time.monotonic() - started, 3)
+
+    # --- the proxy ----------------------------------------------------------------------
+    def start_proxy(self):
+        """Start nginx when it is not running; True when it had to be started."""
+        if proxy_running():
+            return False
+        for command in (["systemctl", "start", "nginx"], ["service", "nginx", "start"]):
+            try:
+                run_command(command, timeout=60)
+                break
+            except CommandError:
+                continue
+        deadline = time.monotonic() + 10
+        while not proxy_running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not proxy_running():
+            raise Refused("The proxy (nginx) is not running on this host and could not be started; "
+                          "see `journalctl -u nginx`. Nothing was changed.")
+        self.module.warn("The proxy (nginx) was not running on this host: started it.")
+        self.changed = True
+        return True
+
+    def point_proxy_at(self, port):
+        """Write the upstream file for `port`, have nginx test it, and reload gracefully:
+        new connections go to `port` once this returns; old workers finish theirs."""
+        path = self.app.upstream_file
+        try:
+            with open(path) as handle:
+                before = handle.read()
+        except (IOError, OSError):
+            before = None
+        self.write_file(path, render_upstream(self.params["name"], self.params["bind_address"], port), 0o644)
+        try:
+            run_command(["nginx", "-t", "-q"], timeout=30)
+        except CommandError as exc:
+            if before is None:
+                os.remove(path)
+            else:
+                self.write_file(path, before, 0o644)
+            raise Refused("The proxy refused its configuration (nginx -t: %s); it was not reloaded and the running "
+                          "version was left serving." % " ".join(str(exc).split()), outcome="refused")
+        if not self.start_proxy():  # a fresh start reads the new configuration
+            os.kill(proxy_running(), signal.SIGHUP)
+        if port:
+            self.wait_for_upstream(port)
+
+    def wait_for_upstream(self, port):
+        """Until the proxy says new requests go to `port`: old workers keep accepting for
+        a moment after a reload."""
+        want = "%s:%d" % (self.params["bind_address"], port)
+        deadline = time.monotonic() + 10
+        seen = "nothing"
+        while time.monotonic() < deadline:
+            try:
+                status, upstream = http_status(self.params["proxy_check_url"], upstream=True)
+                if upstream.split(",")[-1].strip() == want:
+                    return
+                seen = "%d from %s" % (status, upstream or "no upstream")
+            except (OSError, ValueError) as exc:
+                seen = exc.__class__.__name__
+            time.sleep(0.02)
+        raise Refused("The proxy did not send requests to %s within 10 s of its reload (last answer: %s); "
+                      "see the host's nginx error log." % (want, seen), outcome="refused")
+
+    @staticmethod
+    def write_file(path, text, mode):
+        folder = os.path.dirname(path)
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+        os.chmod(temporary, mode)
+        os.rename(temporary, path)
+
+    # --- steps ---------------------------------------------------------------------------
+    def recover(self, current, candidate):
+        """Finish or clean up a deploy that was interrupted; return what serves now."""
+        serving = self.app.upstream()
+        if candidate and candidate["State"].get("Running") and serving == container_port(candidate):
+            # Killed after the switch: the candidate serves. Finish its promotion.
+            self.promote(current, candidate, reused_previous=False)
+            self.module.warn("A deploy interrupted after its switch was finished: %s serves."
+                             % labels(candidate).get(LABEL + "digest", "?"))
+            return self.docker.inspect(self.app.name)
+        if candidate:
+            self.remove(self.app.candidate)
+        return current
+
+    def pull(self):
+        started = time.monotonic()
+        if self.docker.image_present(self.reference):
+            return
+        if self.module.check_mode:
+            self.pulled = True
+            return
+        config = tempfile.mkdtemp(prefix="app_deploy.")
+        try:
+            if self.params["registry"]:
+                self.docker.run("login", "--username", self.params["registry_username"], "--password-stdin",
+                                self.params["registry"], data=self.params["registry_password"], config=config,
+                                timeout=120)
+            self.docker.run("pull", "--quiet", self.reference, config=config)
+        except CommandError as exc:
+            raise Refused("Could not pull %s: %s. The running version was left as it was."
+                          % (self.reference, " ".join(str(exc).split())), outcome="refused")
+        finally:
+            shutil.rmtree(config, ignore_errors=True)
+        self.pulled = self.changed = True
+        self.timed("pull", started)
+
+    def write_secrets(self):
+        """A folder of this version's secret files; returns its id and the mounts."""
+        if not self.params["secret_files"]:
+            return "", []
+        make_dir(self.app.dir, 0o755)
+        make_dir(self.app.files_dir, 0o700)
+        files_id = "%s-%s" % (time.strftime("%Y%m%dT%H%M%S"), os.urandom(3).hex())
+        folder = os.path.join(self.app.files_dir, files_id)
+        make_dir(folder, 0o700)
+        mounts = []
+        for item in self.params["secret_files"]:
+            path = os.path.join(folder, item["name"])
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(handle, "w") as out:
+                out.write(item["content"])
+            owner, group = file_owner(item, self.params["user"])
+            os.chown(path, owner, group)
+            os.chmod(path, int(item["mode"], 8))
+            mounts.append("%s:%s:ro" % (path, item["target"]))
+        return files_id, mounts
+
+    def start_candidate(self, port, previous):
+        """Start the new version as the candidate on `port`; reuse the stopped previous
+        container when it is exactly this version. Returns whether it was reused."""
+        started = time.monotonic()
+        if previous and self.matches(previous) and container_port(previous) == port:
+            self.docker.run("rename", self.app.previous, self.app.candidate)
+            self.docker.run("start", self.app.candidate)
+            self.timed("start", started)
+            return True
+        files_id, mounts = self.write_secrets()
+        handle, env_file = tempfile.mkstemp(prefix="app_deploy.env.")
+        try:
+            with os.fdopen(handle, "w") as out:
+                for key, value in sorted(self.params["env"].items()):
+                    out.write("%s=%s\n" % (key, str(value).replace("\n", " ")))
+            self.docker.run(*run_arguments(self.params, self.app.candidate, port, self.reference, self.fingerprint,
+                                           files_id, env_file, mounts))
+        except CommandError as exc:
+            self.remove(self.app.candidate)
+            self.drop_files(files_id)
+            raise Refused("Could not start %s: %s. The running version was left serving."
+                          % (self.reference, " ".join(str(exc).split())), outcome="refused")
+        finally:
+            os.remove(env_file)
+        self.timed("start", started)
+        return False
+
+    def health_output(self, container):
+        state = container.get("State", {})
+        if not state.get("Running"):
+            return "exited with code %s%s" % (state.get("ExitCode", "?"), " (out of memory)" if state.get("OOMKilled") else "")
+        health = state.get("Health") or {}
+        if health.get("Status") == "unhealthy":
+            last = (health.get("Log") or [{}])[-1]
+            output = " ".join((last.get("Output") or "").split())[:300] or "(no output)"
+            return "health unhealthy, last check exit code %s: %s" % (last.get("ExitCode", "?"), output)
+        return None
+
+    def run_check(self, container, deadline):
+        """Run the container's HEALTHCHECK command now, as Docker would: (passed, output)."""
+        check = container.get("Config", {}).get("Healthcheck") or {}
+        test = check.get("Test") or []
+        if not test or test[0] == "NONE":
+            return True, ""
+        command = test[1:] if test[0] == "CMD" else ["/bin/sh", "-c", test[1]]
+        timeout = min((check.get("Timeout") or 30 * 10 ** 9) / 1e9, max(deadline - time.monotonic(), 1))
+        try:
+            self.docker.run("exec", self.app.candidate, *command, timeout=timeout)
+        except CommandError as exc:
+            return False, "health check: " + " ".join(str(exc).split())[:300]
+        return True, ""
+
+    def gate(self, port):
+        """Wait until the candidate is healthy on its own address: (healthy, what was seen)."""
+        started = time.monotonic()
+        deadline = started + self.params["health_timeout"]
+        url = "http://%s:%d%s" % (self.params["bind_address"], port, self.params["health_path"])
+        http_ok, check_ok, last = not self.params["health_path"], False, "still starting"
+        while time.monotonic() < deadline:
+            container = self.docker.inspect(self.app.candidate)
+            if container is None:
+                return False, "the container was removed"
+            failed = self.health_output(container)
+            if failed:
+                return False, failed
+            if not http_ok:
+                try:
+                    status = http_status(url)
+                    http_ok = 200 <= status < 300
+                    last = "GET %s answered %d" % (self.params["health_path"], status)
+                except (OSError, ValueError) as exc:
+                    last = "GET %s answered nothing (%s)" % (self.params["health_path"], exc.__class__.__name__)
+            if http_ok and not check_ok:
+                if ((container["State"].get("Health") or {}).get("Status")) == "healthy":
+                    check_ok = True
+                else:
+                    check_ok, output = self.run_check(container, deadline)
+                    last = output or last
+            if http_ok and check_ok:
+                self.timed("gate", started)
+                return True, ""
+            time.sleep(0.1)
+        self.timed("gate", started)
+        return False, last
+
+    def check_through_proxy(self):
+        """After the switch: three answers through the proxy, then Docker's own health verdict."""
+        started = time.monotonic()
+        deadline = started + self.params["health_timeout"]
+        if self.params["health_path"]:
+            url = self.params["proxy_check_url"]
+            for _ in range(3):
+                try:
+                    status, upstream = http_status(url, upstream=True)
+                except (OSError, ValueError) as exc:
+                    return False, "GET %s through the proxy answered nothing (%s)" % (url, exc.__class__.__name__)
+                if not 200 <= status < 300:
+                    return False, "GET %s through the proxy answered %d (from %s)" % (url, status, upstream)
+                time.sleep(0.05)
+        while time.monotonic() < deadline:
+            container = self.docker.inspect(self.app.candidate)
+            failed = self.health_output(container) if container else "the container was removed"
+            if failed:
+                return False, failed
+            if (container["State"].get("Health") or {}).get("Status", "healthy") == "healthy":
+                self.timed("check", started)
+                return True, ""
+            time.sleep(0.1)
+        return False, "Docker did not report it healthy within %d s" % self.params["health_timeout"]
+
+    def drain(self, port):
+        """Wait until the proxy has no connection open to the old version, up to drain_timeout."""
+        started = time.monotonic()
+        deadline = started + self.params["drain_timeout"]
+        while True:
+            tables = []
+            for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+                try:
+                    with open(name) as handle:
+                        tables.append(handle.read())
+                except (IOError, OSError):
+                    continue
+            open_connections = established_to(port, tables)
+            if open_connections == 0 or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        if open_connections:
+            self.module.warn("%d connections to the old version were still open after drain_timeout (%d s); "
+                             "stopped it anyway." % (open_connections, self.params["drain_timeout"]))
+        self.timed("drain", started)
+
+    def remove(self, name):
+        try:
+            container = self.docker.inspect(name)
+            if container:
+                self.docker.run("rm", "--force", name)
+                self.drop_files(labels(container).get(LABEL + "files", ""))
+                self.changed = True
+        except CommandError:
+            pass
+
+    def drop_files(self, files_id):
+        if files_id:
+            shutil.rmtree(os.path.join(self.app.files_dir, files_id), ignore_errors=True)
+
+    def put_back(self, reused_previous):
+        """Take the refused candidate away; a reused previous container goes back to being it."""
+        if reused_previous:
+            self.docker.run("stop", "--time", str(self.params["stop_timeout"]), self.app.candidate)
+            self.docker.run("rename", self.app.candidate, self.app.previous)
+        else:
+            self.remove(self.app.candidate)
+
+    def promote(self, current, candidate, reused_previous):
+        """The candidate serves: the old version stops and becomes the previous one."""
+        if not reused_previous:
+            self.remove(self.app.previous)
+        if current:
+            if current["State"].get("Running"):
+                self.docker.run("stop", "--time", str(self.params["stop_timeout"]), self.app.name)
+            self.docker.run("rename", self.app.name, self.app.previous)
+        self.docker.run("rename", self.app.candidate, self.app.name)
+
+    def prune_images(self):
+        keep = set()
+        for name in (self.app.name, self.app.previous):
+            container = self.docker.inspect(name)
+            if container:
+                keep.add(container.get("Image"))
+        try:
+            rows = self.docker.run("images", "--no-trunc", "--digests", "--format", "{{.ID}} {{.Digest}}",
+                                   self.params["image"]).split("\n")
+        except CommandError:
+            return
+        seen, order = {}, []
+        for row in rows:
+            parts = row.split()
+            if len(parts) == 2:
+                if parts[0] not in seen:
+                    order.append(parts[0])
+                seen.setdefault(parts[0], []).append(parts[1])
+        others = [image for image in order if image not in keep]
+        for image in others[max(self.params["keep_images"] - len(keep), 0):]:
+            for digest in seen[image]:
+                if digest.startswith("sha256:"):
+                    try:
+                        self.docker.run("rmi", "%s@%s" % (self.params["image"], digest))
+                    except CommandError:
+                        pass
+
+    def prune_files(self):
+        if not os.path.isdir(self.app.files_dir):
+            return
+        used = set()
+        for name in (self.app.name, self.app.previous):
+            used.add(labels(self.docker.inspect(name)).get(LABEL + "files", ""))
+        for entry in os.listdir(self.app.files_dir):
+            if entry not in used:
+                shutil.rmtree(os.path.join(self.app.files_dir, entry), ignore_errors=True)
+
+    def record(self, outcome, previous_digest):
+        self.app.append_record({
+            "time": now_utc(), "app": self.params["name"], "digest": self.params["digest"],
+            "image": self.params["image"], "tags": self.params["tags"], "previous_digest": previous_digest,
+            "outcome": outcome})
+
+    # --- the whole call ----------------------------------------------------------------------
+    def answer(self, outcome, container, previous_digest, up_to_date, **extra):
+        self.timings["total"] = round(time.monotonic() - self.started, 3)
+        found = describe(container)
+        result = dict(changed=self.changed, outcome=outcome, digest=found["digest"], tags=found["tags"],
+                      previous_digest=previous_digest, health=found["health"], since=found["started_at"],
+                      port=found["port"], up_to_date=up_to_date, pulled=self.pulled, timings=self.timings)
+        result.update(extra)
+        return result
+
+    def diff(self, current):
+        found = labels(current)
+        return {"before": {"digest": found.get(LABEL + "digest", ""), "tags": found.get(LABEL + "tags", ""),
+                           "settings": found.get(LABEL + "settings", "")},
+                "after": {"digest": self.params["digest"], "tags": ",".join(self.params["tags"]),
+                          "settings": self.fingerprint}}
+
+    def run(self):
+        current = self.docker.inspect(self.app.name)
+        candidate = self.docker.inspect(self.app.candidate)
+        if not self.module.check_mode:
+            current = self.recover(current, candidate)
+        running = bool(current and current["State"].get("Running"))
+        previous_digest = labels(current).get(LABEL + "digest", "") if running else ""
+        up_to_date = (running and self.matches(current)
+                      and self.app.upstream() == container_port(current))
+        diff = self.diff(current)
+
+        if self.params["state"] == "pulled":
+            if not up_to_date:
+                self.pull()
+            return self.answer("pulled", current, previous_digest, up_to_date, diff=diff)
+        if up_to_date:
+            if not self.module.check_mode:
+                self.start_proxy()
+            return self.answer("unchanged", current, previous_digest, True, diff=diff)
+        if self.module.check_mode:
+            self.pull()
+            self.changed = True
+            return self.answer("deployed", current, previous_digest, False, diff=diff)
+        if not os.path.isdir(os.path.dirname(self.app.upstream_file)):
+            raise Refused("The proxy is not set up on this host (no %s): apply the fragments.deploy.proxy role "
+                          "first. Nothing was changed." % os.path.dirname(self.app.upstream_file))
+
+        self.pull()
+        self.changed = True
+        ports = self.params["host_ports"]
+        old_port = container_port(current) if running else None
+        port = ports[1] if old_port == ports[0] else ports[0]
+        previous = self.docker.inspect(self.app.previous)
+        reused = self.start_candidate(port, previous)
+        healthy, seen = self.gate(port)
+        if not healthy:
+            self.put_back(reused)
+            self.record("refused", previous_digest)
+            raise Refused("%s did not become healthy within %d s (%s); the running version %s was left serving."
+                          % (self.reference, self.params["health_timeout"], seen, previous_digest or "(none)"),
+                          outcome="refused")
+
+        started = time.monotonic()
+        try:
+            self.point_proxy_at(port)
+        except Refused:
+            self.put_back(reused)
+            raise
+        self.timed("switch", started)
+        healthy, seen = self.check_through_proxy()
+        if not healthy:
+            self.point_proxy_at(old_port)
+            self.put_back(reused)
+            self.record("rolled-back", previous_digest)
+            raise Refused("%s was healthy on its own address but not once it took the traffic (%s); the traffic "
+                          "went back to %s, which never stopped." % (self.reference, seen, previous_digest or "(none)"),
+                          outcome="rolled-back")
+        if running:
+            self.drain(old_port)
+        self.promote(current, self.docker.inspect(self.app.candidate), reused)
+        self.record("deployed", previous_digest)
+        self.prune_files()
+        self.prune_images()
+        return self.answer("deployed", self.docker.inspect(self.app.name), previous_digest, False, diff=diff)

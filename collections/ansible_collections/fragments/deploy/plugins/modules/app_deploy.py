@@ -1,0 +1,169 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fragments-deploy contributors
+# MIT License (see https://opensource.org/licenses/MIT)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: app_deploy
+short_description: Make one image digest serve as an app on this host, behind its proxy, with no dropped request
+version_added: 0.3.0
+description:
+  - Makes "this digest serves as app O(name) on this host, with these settings" true in one
+    invocation, so a deploy costs one SSH round trip per host plus the time the app takes
+    to become healthy.
+  - When that digest already serves with the same settings (and the same secret file
+    contents), it answers unchanged at once.
+  - Otherwise it pulls C(image@digest) if the image is missing (logging in through a
+    throw-away Docker client configuration; the password goes to C(docker login) on its
+    standard input, never on a command line nor in an environment), starts the new version
+    as C(<name>-candidate) publishing O(port) on O(bind_address) only, on the one of O(host_ports)
+    the running version does not use, and gates it on the image's HEALTHCHECK (or
+    O(healthcheck)) and O(health_path) on its own address.
+  - A healthy candidate takes the traffic through a graceful reload of the host's nginx
+    (C(nginx -t) first, so a configuration nginx refuses is never loaded), is checked again
+    through the proxy (O(proxy_check_url)) and until Docker reports it healthy, and only
+    then does the old version stop, once its in-flight requests are done
+    (O(drain_timeout)). The old container is kept, stopped, as C(<name>-previous), so a
+    revert to it needs no pull and no new container.
+  - Nothing running is touched when the pull fails or the candidate is not healthy; a
+    version that fails once it takes the traffic is switched back to the old one, which
+    never stopped. Each change is appended to the host's deploy record
+    (C(<state_dir>/<name>/deploys.jsonl)), and images of the repository beyond
+    O(keep_images) are removed, never the running or the previous one.
+  - A deploy interrupted half-way (the control node killed) is finished or cleaned up by
+    the next call; the proxy left stopped is started again, with a warning.
+  - With O(state=pulled) it only makes sure the image is on the host (a rollout pulls on
+    every host at once before it changes the first one) and says whether the app is
+    already up to date.
+  - Talks to Docker through the docker CLI on the host; needs the nginx of
+    M(fragments.deploy.proxy) (role C(fragments.deploy.proxy)).
+options:
+  state:
+    description:
+      - C(started) makes the digest serve; C(pulled) only makes sure the image is on the host.
+      - C(validated) only checks the options and touches nothing (no Docker needed); a rollout runs it on the
+        control node before it locks any host. O(digest) may then be empty.
+    type: str
+    choices: [started, pulled, validated]
+    default: started
+extends_documentation_fragment:
+  - fragments.deploy.app_options
+attributes:
+  check_mode:
+    support: full
+    description: Says whether the digest would be pulled and deployed; pulls, starts and writes nothing.
+  diff_mode:
+    support: full
+    description: Shows the digest, tags and settings fingerprint before and after.
+notes:
+  - Needs root (or membership of the docker group and write access to O(state_dir) and the upstream file).
+author:
+  - fragments-deploy contributors
+"""
+
+EXAMPLES = r"""
+- name: Serve the release on this host
+  fragments.deploy.app_deploy:
+    name: fragments
+    image: docker.io/alice/fragments
+    digest: sha256:5c1e0a9b7f3d5c1e0a9b7f3d5c1e0a9b7f3d5c1e0a9b7f3d5c1e0a9b7f3d5c1e
+    tags: [latest, lab-6]
+    registry: docker.io
+    registry_username: alice
+    registry_password: "{{ dockerhub_token }}"
+    user: "10001:10001"
+    read_only: true
+    secret_files:
+      - name: htpasswd
+        content: "{{ fragments_htpasswd }}"
+        target: /run/secrets/htpasswd
+    env:
+      HTPASSWD_FILE: /run/secrets/htpasswd
+  register: deployed
+
+- name: Pull it on every host first, and learn which are up to date
+  fragments.deploy.app_deploy:
+    name: fragments
+    image: docker.io/alice/fragments
+    digest: "{{ digest }}"
+    state: pulled
+"""
+
+RETURN = r"""
+outcome:
+  description:
+    - C(unchanged), C(deployed), C(refused) (the candidate was not healthy), C(rolled-back) (it failed once it
+      took the traffic), C(pulled) with O(state=pulled), C(validated) with O(state=validated).
+  returned: unless O(state=validated)
+  type: str
+digest:
+  description: The digest that serves now.
+  returned: unless O(state=validated)
+  type: str
+tags:
+  description: Its tags.
+  returned: unless O(state=validated)
+  type: list
+  elements: str
+previous_digest:
+  description: The digest that served before this call; empty on a first deploy.
+  returned: unless O(state=validated)
+  type: str
+health:
+  description: Docker's health status of the serving container (C(healthy), C(no check), ...).
+  returned: unless O(state=validated)
+  type: str
+since:
+  description: When the serving container started, UTC.
+  returned: unless O(state=validated)
+  type: str
+port:
+  description: The loopback port the proxy sends the traffic to.
+  returned: unless O(state=validated)
+  type: int
+up_to_date:
+  description: Whether the digest already served with these settings when the call began.
+  returned: unless O(state=validated)
+  type: bool
+pulled:
+  description: Whether the image was pulled.
+  returned: unless O(state=validated)
+  type: bool
+timings:
+  description: Seconds spent in each step (pull, start, gate, switch, check, drain, total).
+  returned: unless O(state=validated)
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fragments.deploy.plugins.module_utils.app_deployer import CommandError, Deployer, Refused
+from ansible_collections.fragments.deploy.plugins.module_utils.app_settings import ARGUMENT_SPEC, problems
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    found = problems(module.params)
+    if found:
+        module.fail_json(msg="; ".join(found) + ". Nothing was changed.", outcome="refused", changed=False)
+    if module.params["state"] == "validated":
+        module.exit_json(changed=False, outcome="validated")
+    deployer = Deployer(module)
+    try:
+        result = deployer.run()
+    except Refused as exc:
+        try:
+            serving = deployer.docker.inspect(deployer.app.name)
+        except CommandError:
+            serving = None
+        module.fail_json(msg=str(exc), **deployer.answer(exc.outcome, serving, "", False))
+    except CommandError as exc:
+        module.fail_json(msg="%s. See the host's docker and nginx logs." % exc, **deployer.answer("failed", None, "", False))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
