@@ -64,14 +64,20 @@ def test_built_collection_deploys_any_image_from_a_scratch_project(lab, tmp_path
                 docker_engine_registry_cas:
                   - registry: registry.lab:{lab.registry_port}
                     ca: "{{{{ lookup('file', '{lab.state_dir / 'ca.crt'}') }}}}"
+            - role: fragments.deploy.proxy
+              vars:
+                proxy_app_name: hello
+                proxy_http_port: 8090
             - role: fragments.deploy.container_app
               vars:
                 container_app_name: hello
                 container_app_image: registry.lab:{lab.registry_port}/scratch/hello
                 container_app_resolve_image: {registry}/scratch/hello
                 container_app_tag: v1
-                container_app_ports: ["8090:8000"]
-                container_app_health_port: 8000
+                container_app_port: 8000
+                # Another app runs on this host: other loopback ports, its proxy on 8090.
+                container_app_host_ports: [18090, 18091]
+                container_app_proxy_check_url: http://127.0.0.1:8090/
                 container_app_registry: registry.lab:{lab.registry_port}
                 container_app_registry_username: fragments
                 container_app_registry_password: "{{{{ lookup('env', 'HELLO_REGISTRY_PASSWORD') }}}}"

@@ -1,7 +1,8 @@
-"""End to end: the container_app role on a lab host over SSH: first deploy, no-op
-re-run, locked-down settings, a never-healthy version refused while the old one keeps
-answering, bad pulls that touch nothing, check mode, pruning. (Molecule's container_app
-scenario covers the version change and an image that exits, under a request loop.)"""
+"""End to end: the proxy and container_app roles on a lab host over SSH: first deploy, no-op
+re-run, locked-down settings published on loopback only, a never-healthy version refused
+while the old one keeps answering, bad pulls that touch nothing, check mode, pruning.
+(Molecule's container_app scenario covers the version change, an image that exits and the
+switch back when a version fails once it takes the traffic, under a request loop.)"""
 
 from __future__ import annotations
 
@@ -53,6 +54,9 @@ def test_first_deploy_records_runs_locked_down_then_no_change(lab, app_images):
     assert host_config["ReadonlyRootfs"] is True
     assert config["Config"]["User"] == "10001:10001"
     assert "@sha256:" in config["Config"]["Image"]
+    # Only the proxy reaches the app: it publishes on loopback, on one of the two ports.
+    [binding] = host_config["PortBindings"]["8080/tcp"]
+    assert binding["HostIp"] == "127.0.0.1" and binding["HostPort"] in ("18080", "18081")
 
 
 # The version change and an image that exits run in Molecule (molecule/container_app);

@@ -74,17 +74,17 @@ def containers(lab: Lab) -> set[str]:
     return set(lab.on_host("docker ps -a --format '{{.Names}}'")[1].split())
 
 
-def test_registry_stopped_in_the_middle_of_a_deploy(lab, app_images, tmp_path):
+def test_registry_down_when_the_deploy_pulls(lab, app_images):
+    """The digest is chosen (deploy_digest) with the registry up; it is down when the hosts
+    pull, which they do in the same call that takes the lock."""
     old, new = next_switch(lab)
     registry = docker.from_env().containers.get(f"{lab.name}-registry")
+    digest = lab.manifest_digest(APP_REPOSITORY, new)
     try:
+        registry.stop(timeout=2)
         with RequestLoop(lab.app_urls()[0]) as loop:
-            deploy_run = start_deploy(lab, new, tmp_path / "deploy.log")
-            # Once the deploy holds the lock, it has chosen the digest and not yet pulled.
-            wait_for(lambda: lab.on_host(f"test -e {LOCK}")[0] == 0, "the deploy lock")
-            registry.stop(timeout=2)
-            deploy_run.wait(timeout=600)
-        output = flat((tmp_path / "deploy.log").read_text())
+            deploy_run = lab.play("deploy.yml", "-e", json.dumps({**image_vars(lab), "deploy_digest": digest}))
+        output = flat(deploy_run.output)
         assert deploy_run.returncode != 0
         assert f"Could not pull registry.lab:{lab.registry_port}/{APP_REPOSITORY}@" in output
         assert "The running version was left as it was" in output
@@ -182,9 +182,10 @@ def test_an_unreachable_host_stops_the_deploy_before_any_change(lab, app_images,
 @pytest.mark.parametrize(("extra", "message"), [
     ({"deploy_batch_size": 0}, "deploy_batch_size is a number of hosts or a percentage"),
     ({"deploy_max_fail_percentage": 150}, "deploy_max_fail_percentage a whole number from 0 to 100"),
-    ({"deploy_revert_on_failure": "maybe"}, "deploy_revert_on_failure true or false"),
+    ({"deploy_revert_on_failure": "maybe"}, "argument 'deploy_revert_on_failure' is of type str"),
     ({"deploy_digest": "sha256:abc"}, "deploy_digest must be sha256:<64 hex digits>"),
-    ({"container_app_ports": ["8080"]}, "container_app_ports (\"host:container\""),
+    ({"container_app_ports": ["8080"]}, "container_app_ports is gone: the app publishes on 127.0.0.1 only"),
+    ({"container_app_host_ports": [18080]}, "container_app_host_ports must be two different ports"),
     ({"container_app_secret_env": {"TOKEN": "x"}}, "container_app_secret_env is not supported"),
 ])
 def test_invalid_deploy_variables_are_refused_before_any_change(lab, app_images, extra, message):
@@ -213,3 +214,54 @@ def test_malformed_inventory_is_refused_before_any_change(lab, app_images, tmp_p
     assert (message or "The inventory has no host in the group fragments_hosts") in flat(run.output)
     assert lab.on_host("docker inspect -f '{{.Id}}' fragments")[1] == before
     assert lab.on_host(f"test -e {LOCK}")[0] == 1
+
+
+def test_an_invalid_proxy_configuration_is_refused_and_the_old_version_serves(lab, app_images):
+    serving, new = next_switch(lab)
+    before = lab.on_host("cat /etc/nginx/conf.d/fragments-deploy-fragments.conf")[1]
+    with RequestLoop(lab.app_urls()[0]) as loop:
+        run = deploy(lab, new, "-e", json.dumps({"proxy_location_options": ["no_such_directive on;"]}))
+    assert run.returncode != 0
+    output = flat(run.output)
+    assert "nginx refused the new proxy configuration" in output and "no_such_directive" in output
+    assert "it was put back and nginx was not reloaded" in output
+    assert loop.failures == [] and set(loop.versions) == {serving}
+    assert lab.on_host("cat /etc/nginx/conf.d/fragments-deploy-fragments.conf")[1] == before
+    assert lab.on_host(f"test -e {LOCK}")[0] == 1
+
+
+def test_a_stopped_proxy_is_named_and_started_again(lab, app_images):
+    serving, _ = next_switch(lab)
+    code, output = lab.on_host("systemctl stop nginx")
+    assert code == 0, output
+    with pytest.raises(OSError):
+        version(lab)
+    run = lab.play("deploy.yml", "-e", json.dumps({**image_vars(lab),
+                                                   "deploy_digest": lab.manifest_digest(APP_REPOSITORY, serving)}))
+    assert run.returncode == 0, run.output
+    [host] = lab.hosts()
+    assert f"nginx was not running on {host['name']}; starting it again" in flat(run.output)
+    assert version(lab) == serving
+
+
+def test_a_host_that_fails_in_the_docker_step_gets_its_lock_back(lab, app_images):
+    """A broken apt source on the host: Docker's converge fails there (its stamp removed so
+    that it runs). The host is named with the error, its lock is given back, the app serves on."""
+    serving, new = next_switch(lab)
+    stamp = "/var/lib/fragments-deploy/converged/docker_engine"
+    saved = lab.on_host(f"cat {stamp}")[1]
+    # An index older than the role's hour, so that it refreshes it and meets the broken source.
+    lab.on_host(f"rm -f {stamp} /var/lib/apt/periodic/update-success-stamp;"
+                " echo 'deb [broken' > /etc/apt/sources.list.d/broken.list; touch -d '3 hours ago' /var/lib/apt/lists")
+    try:
+        with RequestLoop(lab.app_urls()[0]) as loop:
+            run = deploy(lab, new)
+        assert run.returncode != 0
+        [host] = lab.hosts()
+        output = flat(run.output)
+        assert f"Failed: {host['name']} (Refresh the apt package index" in output
+        assert "broken.list" in output
+        assert loop.failures == [] and set(loop.versions) == {serving}
+        assert lab.on_host(f"test -e {LOCK}")[0] == 1, "the failed host's lock was given back"
+    finally:
+        lab.on_host(f"rm -f /etc/apt/sources.list.d/broken.list; printf '%s' '{saved.strip()}' > {stamp}; chmod 600 {stamp}")

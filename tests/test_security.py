@@ -65,9 +65,10 @@ def verbose_runs(lab, app_images, tmp_path_factory):
                                              "target": "/run/secrets/api-token"}]}))
     assert release.returncode == 0, release.output[-3000:]
     assert deploy.returncode == 0, deploy.output[-3000:]
-    # Both logged in (the task ran, its arguments hidden).
+    # Both logged in: the release's task ran with its arguments hidden; the host pulled (and
+    # so logged in) in the rollout's first call.
     assert "TASK [fragments.deploy.release : Log in to the registry]" in release.output
-    assert "TASK [fragments.deploy.container_app : Log in to the registry]" in deploy.output
+    assert "pulled: true" in deploy.output
     return {"output": release.output + deploy.output, "processes": watch}
 
 

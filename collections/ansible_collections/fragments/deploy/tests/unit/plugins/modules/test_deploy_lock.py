@@ -1,4 +1,4 @@
-"""The deploy_lock module, run by ansible itself on this machine."""
+"""The deploy_lock module, run in this process as Ansible runs it on a host."""
 
 from __future__ import annotations
 

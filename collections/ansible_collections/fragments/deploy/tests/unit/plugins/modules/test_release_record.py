@@ -1,4 +1,4 @@
-"""The release_record module, run by ansible itself on this machine."""
+"""The release_record module, run in this process as Ansible runs it on a host."""
 
 from __future__ import annotations
 
