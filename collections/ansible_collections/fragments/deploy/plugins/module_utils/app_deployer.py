@@ -66,7 +66,9 @@ def run_arguments(params, name, port, reference, fingerprint_, files_id, env_fil
             "--label", LABEL + "files=" + files_id,
             "--publish", "%s:%d:%d" % (params["bind_address"], port, params["port"]),
             "--env-file", env_file,
-            "--restart", "unless-stopped",
+            # A candidate that exits must stay exited for the gate to see it; the promoted one
+            # gets the restart policy (promote()).
+            "--restart", "no",
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
             "--memory", params["memory"], "--cpus", str(params["cpus"]),
             "--log-driver", "json-file", "--log-opt", "max-size=" + params["log_max_size"],
@@ -295,6 +297,7 @@ class Deployer:
         started = time.monotonic()
         if previous and self.matches(previous) and container_port(previous) == port:
             self.docker.run("rename", self.app.previous, self.app.candidate)
+            self.docker.run("update", "--restart", "no", self.app.candidate)
             self.docker.run("start", self.app.candidate)
             self.timed("start", started)
             return True
@@ -322,7 +325,9 @@ class Deployer:
             return "exited with code %s%s" % (state.get("ExitCode", "?"), " (out of memory)" if state.get("OOMKilled") else "")
         health = state.get("Health") or {}
         if health.get("Status") == "unhealthy":
-            last = (health.get("Log") or [{}])[-1]
+            if not health.get("Log"):
+                return "health unhealthy"
+            last = health["Log"][-1]
             output = " ".join((last.get("Output") or "").split())[:300] or "(no output)"
             return "health unhealthy, last check exit code %s: %s" % (last.get("ExitCode", "?"), output)
         return None
@@ -451,6 +456,7 @@ class Deployer:
                 self.docker.run("stop", "--time", str(self.params["stop_timeout"]), self.app.name)
             self.docker.run("rename", self.app.name, self.app.previous)
         self.docker.run("rename", self.app.candidate, self.app.name)
+        self.docker.run("update", "--restart", "unless-stopped", self.app.name)
 
     def prune_images(self):
         keep = set()
