@@ -1,26 +1,31 @@
 #!/usr/bin/env python3
-"""Measure deploys on the lab with 1, 2 and 4 hosts against the bare minimum a person
-would type, and the release's cold build and re-run. Medians of repeated runs, written
-to docs/benchmarks/deploy.md.
+"""Measure deploys on the lab with 1, 2 and 4 hosts against the bare minimum a person would
+type, in the same run, and count the requests a version change drops. Medians of repeated
+runs, written to docs/benchmarks/deploy.md.
 
-    .venv/bin/python bench/deploy.py [--runs 3] [--hosts 1 2 4]
+    .venv/bin/python bench/deploy.py [--runs 3] [--hosts 1 2 4] [--release]
 
-Per host count and run, every host starts empty (no app container, no app image):
-  first deploy    deploy.yml of v1 (pull, candidate, health gate, switch, record)
+Per host count and run, every host starts with no app container and no app image (Docker
+and the proxy stay installed):
+  first deploy    deploy.yml of v1, one host at a time (pull, candidate, gate, switch)
   no-op           deploy.yml of v1 again
-  rolling         deploy.yml of v2, batch 1 (the default: one host at a time)
-  all at once     deploy.yml of v2, deploy_batch_size=100% (hosts empty, v1 put back first)
-  bare minimum    in parallel on every host (hosts empty, v1 put back first):
-                  ssh host 'docker pull IMAGE@DIGEST && docker rm -f fragments && docker run -d ...'
-Release: build and push into a repository new to the registry with no build cache of
-its own (the base image stays: it cannot come from Docker Hub here), then the same
-release again; bytes the registry received are read from its network counters.
+  rolling         deploy.yml of v2, one host at a time (the default), a request loop on every host
+  all at once     from v1 again with no v2 image: deploy.yml of v2, deploy_batch_size=100%, loops on every host
+  all at once, strategy free   the same with ANSIBLE_STRATEGY=free
+  bare minimum    in parallel on every host (logged in beforehand), from v1 with no v2 image:
+                  ssh host 'docker pull IMAGE@DIGEST && docker rm -f APP && docker run -d ...'
+  bare minimum with login   the same, logging in first in the same ssh command (password on stdin)
+  bare no-op      the bare minimum again with the image already there
+A request loop asks each host every 20 ms through its proxy during the rollouts above; the
+module's own timings (gate, switch, ...) come from the hosts' deploy records.
+--release also measures the release cold and re-run (bytes and blob uploads the registry saw).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -34,9 +39,12 @@ import docker
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from lab import Lab  # noqa: E402
+from loops import RequestLoop  # noqa: E402
 from machine import measured, publish  # noqa: E402
 
 APP = "fragments"
+STEPS = ("first deploy", "no-op", "rolling", "all at once", "all at once, strategy free", "bare minimum",
+         "bare minimum with login", "bare no-op")
 
 
 def timed(run) -> float:
@@ -77,14 +85,24 @@ def blob_uploads(lab: Lab, since: float) -> int:
     return sum(1 for line in logs.splitlines() if re.search(r'"(PATCH|PUT) /v2/\S+/blobs/uploads/', line))
 
 
-def empty_hosts(lab: Lab, hosts: list[dict]) -> None:
-    """No app container and no app image on any host: every run starts from the same state."""
+def on_hosts(hosts: list[dict], command: str) -> list[str]:
     client = docker.from_env()
+    outputs = []
     for host in hosts:
-        result = client.containers.get(host["container"]).exec_run(["sh", "-c", (
-            f"docker rm -f $(docker ps -aq --filter name=^{APP}) >/dev/null 2>&1;"
-            f" docker image prune -af >/dev/null && docker images -q | wc -l")])
-        assert result.output.decode().strip() == "0", result.output
+        result = client.containers.get(host["container"]).exec_run(["sh", "-c", command])
+        assert result.exit_code == 0, result.output
+        outputs.append(result.output.decode())
+    return outputs
+
+
+def empty_hosts(hosts: list[dict]) -> None:
+    """No app container and no app image on any host: every run starts from the same state."""
+    on_hosts(hosts, f"docker rm -f $(docker ps -aq --filter name=^{APP}) >/dev/null 2>&1;"
+                    " docker image prune -af >/dev/null; test $(docker images -q | wc -l) = 0")
+
+
+def forget_image(hosts: list[dict], lab: Lab, digest: str) -> None:
+    on_hosts(hosts, f"docker rmi -f registry.lab:{lab.registry_port}/{APP}@{digest} >/dev/null 2>&1; true")
 
 
 def ssh(lab: Lab, host: dict, command: str, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -95,13 +113,17 @@ def ssh(lab: Lab, host: dict, command: str, stdin: str | None = None) -> subproc
         input=stdin, capture_output=True, text=True, timeout=300)
 
 
-def bare(lab: Lab, hosts: list[dict], image: str, replace: bool = True) -> float:
-    """What a person types to roll `image` out: pull, remove, run, on every host at once."""
-    run = f"sudo docker run -d --name {APP} --restart unless-stopped -p 8080:8080 {image}"
-    command = f"sudo docker pull -q {image} && " + (f"sudo docker rm -f {APP} && {run}" if replace else run)
+def bare(lab: Lab, hosts: list[dict], image: str, replace: bool = True, login: bool = False) -> float:
+    """What a person types to roll `image` out: (log in,) pull, remove, run, on every host at
+    once. The app publishes 8080 directly (the host's proxy keeps 80)."""
+    run = f"sudo docker run -d --name {APP}-bare --restart unless-stopped -p 8080:8080 {image}"
+    command = f"sudo docker pull -q {image} && " + (f"sudo docker rm -f {APP}-bare && {run}" if replace else run)
+    if login:
+        command = f"sudo docker login -u fragments --password-stdin registry.lab:{lab.registry_port} >/dev/null && " + command
+    password = lab.registry_password() if login else None
     start = time.monotonic()
     with ThreadPoolExecutor(len(hosts)) as pool:
-        results = list(pool.map(lambda host: ssh(lab, host, command), hosts))
+        results = list(pool.map(lambda host: ssh(lab, host, command, stdin=password), hosts))
     elapsed = time.monotonic() - start
     for result in results:
         assert result.returncode == 0, result.stderr
@@ -109,46 +131,92 @@ def bare(lab: Lab, hosts: list[dict], image: str, replace: bool = True) -> float
 
 
 def bare_login(lab: Lab, hosts: list[dict]) -> None:
-    """The bare minimum logs in once beforehand; not part of its timed rollout."""
-    password = lab.registry_password()
     for host in hosts:
         # The password goes through stdin, never the command line.
         result = ssh(lab, host, f"sudo docker login -u fragments --password-stdin registry.lab:{lab.registry_port}",
-                     stdin=password)
+                     stdin=lab.registry_password())
         assert result.returncode == 0, result.stderr
 
 
-def deploy(lab: Lab, digest: str, **extra):
-    return lab.play("deploy.yml", "-e", json.dumps({"deploy_digest": digest, **extra}))
+def bare_logout(lab: Lab, hosts: list[dict]) -> None:
+    for host in hosts:
+        ssh(lab, host, f"sudo docker logout registry.lab:{lab.registry_port} >/dev/null")
 
 
-def measure_hosts(lab: Lab, count: int, runs: int, v1: str, v2: str) -> dict[str, list[float]]:
+def deploy(lab: Lab, digest: str, env: dict | None = None, **extra):
+    return lab.play("deploy.yml", "-e", json.dumps({"deploy_digest": digest, **extra}), env=env)
+
+
+def under_load(lab: Lab, run) -> tuple[float, list[int], int]:
+    """Time `run` while every host is asked every 20 ms through its proxy: seconds, failed
+    requests per host, requests in all."""
+    loops = [RequestLoop(url) for url in lab.app_urls()]
+    for loop in loops:
+        loop.__enter__()
+    try:
+        seconds = timed(run)
+        time.sleep(0.5)
+    finally:
+        for loop in loops:
+            loop.__exit__(None, None, None)
+    return (seconds, [len(loop.failures) for loop in loops],
+            sum(len(loop.failures) + sum(loop.versions.values()) for loop in loops))
+
+
+def gate_seconds(hosts: list[dict], digest: str) -> list[float]:
+    """The module's own health gate time on each host for its last deploy of `digest`."""
+    gates = []
+    for text in on_hosts(hosts, f"cat /var/lib/fragments-deploy/{APP}/deploys.jsonl"):
+        records = [json.loads(line) for line in text.splitlines() if line.strip()]
+        last = [r for r in records if r["digest"] == digest and r["outcome"] == "deployed"][-1]
+        gates.append(last["seconds"]["gate"] + last["seconds"].get("check", 0))
+    return gates
+
+
+def measure_hosts(lab: Lab, count: int, runs: int, v1: str, v2: str) -> dict:
     assert lab.provision(count).returncode == 0
     hosts = lab.hosts()
     assert len(hosts) == count
-    times: dict[str, list[float]] = {name: [] for name in
-                                      ("first deploy", "no-op", "rolling", "all at once", "bare minimum")}
-    # New hosts have no Docker: the first deploy installs it (timed once, not part of the runs).
-    with_docker_install = timed(lambda: deploy(lab, v1, deploy_batch_size="100%"))
-    print(f"{count} hosts, Docker installed and first deploy: {with_docker_install:.1f} s", flush=True)
-    bare_login(lab, hosts)
+    times: dict[str, list[float]] = {name: [] for name in STEPS}
+    failed: dict[str, list[list[int]]] = {"rolling": [], "all at once": []}
+    asked: dict[str, list[int]] = {"rolling": [], "all at once": []}
+    gates: list[float] = []
+    # New hosts have no Docker and no proxy: the first deploy installs them (timed once).
+    with_install = timed(lambda: deploy(lab, v1, deploy_batch_size="100%"))
+    print(f"{count} hosts, Docker and the proxy installed, then first deploy: {with_install:.1f} s", flush=True)
     image = f"registry.lab:{lab.registry_port}/{APP}@"
+    free = {**os.environ, "ANSIBLE_STRATEGY": "free"}
     for run in range(runs):
         print(f"{count} hosts, run {run + 1}/{runs}", flush=True)
-        empty_hosts(lab, hosts)
+        empty_hosts(hosts)
         times["first deploy"].append(timed(lambda: deploy(lab, v1)))
         times["no-op"].append(timed(lambda: deploy(lab, v1)))
-        times["rolling"].append(timed(lambda: deploy(lab, v2)))
-        empty_hosts(lab, hosts)
-        assert deploy(lab, v1, deploy_batch_size="100%").returncode == 0
-        times["all at once"].append(timed(lambda: deploy(lab, v2, deploy_batch_size="100%")))
-        empty_hosts(lab, hosts)
+        seconds, failures, total = under_load(lab, lambda: deploy(lab, v2))
+        times["rolling"].append(seconds)
+        failed["rolling"].append(failures)
+        asked["rolling"].append(total)
+        gates.extend(gate_seconds(hosts, v2))
+        for step, env in (("all at once", None), ("all at once, strategy free", free)):
+            empty_hosts(hosts)
+            assert deploy(lab, v1, deploy_batch_size="100%").returncode == 0
+            seconds, failures, total = under_load(lab, lambda: deploy(lab, v2, env=env, deploy_batch_size="100%"))
+            times[step].append(seconds)
+            if step in failed:
+                failed[step].append(failures)
+                asked[step].append(total)
+        empty_hosts(hosts)
+        bare_login(lab, hosts)
         bare(lab, hosts, image + v1, replace=False)
         times["bare minimum"].append(bare(lab, hosts, image + v2))
-        print({name: round(values[-1], 1) for name, values in times.items()}, flush=True)
-    empty_hosts(lab, hosts)
-    times["Docker installed on the new hosts, then first deploy (once, all at once)"] = [with_docker_install]
-    return times
+        times["bare no-op"].append(bare(lab, hosts, image + v2))
+        bare_logout(lab, hosts)
+        forget_image(hosts, lab, v2)
+        times["bare minimum with login"].append(bare(lab, hosts, image + v2, login=True))
+        bare_logout(lab, hosts)
+        print({name: round(values[-1], 1) for name, values in times.items()},
+              {name: values[-1] for name, values in failed.items()}, flush=True)
+    empty_hosts(hosts)
+    return {"times": times, "failed": failed, "asked": asked, "gates": gates, "install": with_install}
 
 
 def measure_release(lab: Lab, runs: int) -> dict[str, list[float]]:
@@ -197,13 +265,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--hosts", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--release", action="store_true", help="also measure the release cold and re-run")
     args = parser.parse_args()
     lab = Lab(name="fragments-bench-deploy", registry_port=15663, moto_port=15720)
     lab.down()
-    per_count: dict[int, dict[str, list[float]]] = {}
+    per_count: dict[int, dict] = {}
+    release_times = None
     try:
         assert lab.up().returncode == 0
-        release_times = measure_release(lab, args.runs)
+        if args.release:
+            release_times = measure_release(lab, args.runs)
         assert release(lab, APP, "bench-v1").returncode == 0
         v1 = lab.manifest_digest(APP, "bench-v1")
         assert release(lab, APP, "bench-v2", second_version(lab.state_dir)).returncode == 0
@@ -216,56 +287,72 @@ def main() -> None:
     write_page(args, release_times, per_count)
 
 
-def write_page(args, release_times: dict[str, list[float]], per_count: dict[int, dict[str, list[float]]]) -> None:
+def write_page(args, release_times, per_count: dict[int, dict]) -> None:
     counts = sorted(per_count)
+    first, last = counts[0], counts[-1]
+    med = {count: {step: median(values) for step, values in per_count[count]["times"].items()} for count in counts}
     lines = [
         "# Deploy benchmark", "",
-        f"{measured()}, "
-        f"the lab on this machine (lab hosts are containers reached over SSH on 127.0.0.1); "
+        f"{measured()}, the lab on this machine (lab hosts are containers reached over SSH on 127.0.0.1); "
         f"medians of {args.runs} runs, each run listed. Reproduce with:", "",
-        f"    .venv/bin/python bench/deploy.py --runs {args.runs} --hosts {' '.join(map(str, args.hosts))}", "",
-        "## Deploy, seconds (whole `ansible-playbook playbooks/deploy.yml` runs)", "",
+        f"    .venv/bin/python bench/deploy.py --runs {args.runs} --hosts {' '.join(map(str, args.hosts))}"
+        + (" --release" if args.release else ""), "",
+        "## Seconds (whole `ansible-playbook playbooks/deploy.yml` runs against whole ssh runs)", "",
         "| step | " + " | ".join(f"{count} host{'s' if count > 1 else ''}" for count in counts) + " |",
         "| --- |" + " --- |" * len(counts),
     ]
-    for step in per_count[counts[0]]:
-        cells = [f"{median(per_count[count][step]):.1f} ({', '.join(f'{v:.1f}' for v in per_count[count][step])})"
-                 for count in counts]
+    for step in STEPS:
+        cells = [f"{med[c][step]:.1f} ({', '.join(f'{v:.1f}' for v in per_count[c]['times'][step])})" for c in counts]
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
-    lines += ["", "## Ratios", "", "| ratio | " + " | ".join(f"{count} hosts" for count in counts) + " | goal |",
+    lines.append("| Docker and the proxy installed on new hosts, then first deploy (once, all at once) | "
+                 + " | ".join(f"{per_count[c]['install']:.1f}" for c in counts) + " |")
+    gate = median(per_count[last]["gates"])
+    adds = ((med[last]["rolling"] - med[first]["rolling"]) / (last - first)) if last > first else float("nan")
+    goals = [
+        ("version change, all at once, ours / bare minimum", "all at once", "bare minimum", "<= 2.0"),
+        ("version change, all at once, ours / bare minimum with login", "all at once", "bare minimum with login", ""),
+        ("no-op re-run, ours / bare no-op", "no-op", "bare no-op", "<= 1.5"),
+    ]
+    lines += ["", "## Against the goals", "", "| figure | " + " | ".join(f"{c} hosts" for c in counts) + " | goal |",
               "| --- |" + " --- |" * (len(counts) + 1)]
-    for step in ("all at once", "rolling"):
-        cells = [f"{median(per_count[c][step]) / median(per_count[c]['bare minimum']):.2f}" for c in counts]
-        goal = "at most 2.0 for 4 hosts" if step == "all at once" else "(one host at a time, not parallel)"
-        lines.append(f"| ours {step} / bare minimum | " + " | ".join(cells) + f" | {goal} |")
-    first = counts[0]
-    for step in ("first deploy", "no-op", "rolling", "all at once", "bare minimum"):
-        cells = [f"{median(per_count[c][step]) / median(per_count[first][step]):.2f}" for c in counts]
-        goal = "4 hosts at most 1.5" if step in ("first deploy", "no-op", "all at once") else ""
-        lines.append(f"| growth of {step} against {first} host | " + " | ".join(cells) + f" | {goal} |")
-    lines += ["", "## Release (`ansible-playbook playbooks/release.yml`)", "", "| step | median | runs |",
-              "| --- | --- | --- |"]
-    for step, values in release_times.items():
-        if step.startswith("bytes"):
-            lines.append(f"| {step} | {median(values):,.0f} B | {', '.join(f'{v:,.0f}' for v in values)} |")
-        elif step.startswith("blob"):
-            lines.append(f"| {step} (requests) | {median(values):.0f} | {', '.join(f'{v:.0f}' for v in values)} |")
-        else:
-            lines.append(f"| {step} | {median(values):.1f} s | {', '.join(f'{v:.1f}' for v in values)} |")
+    for name, ours, theirs, goal in goals:
+        lines.append(f"| {name} | " + " | ".join(f"{med[c][ours] / med[c][theirs]:.2f}" for c in counts)
+                     + f" | {goal} |")
+    for step in ("all at once", "all at once, strategy free", "no-op", "bare minimum"):
+        goal = "<= 1.3 at 4 hosts" if step == "all at once" else ""
+        lines.append(f"| growth of {step} against {first} host | "
+                     + " | ".join(f"{med[c][step] / med[first][step]:.2f}" for c in counts) + f" | {goal} |")
+    lines += [f"| rolling: seconds each host adds ({first} -> {last} hosts) | {adds:.1f} | | "
+              f"<= its gate + 1 s = {gate + 1:.1f} (gate median {gate:.1f} s: candidate healthy, then healthy "
+              "behind the proxy) |"]
+    lines += ["", "## Requests that failed during a version change (a 20 ms loop on every host, through its proxy)", "",
+              "| rollout | " + " | ".join(f"{c} hosts" for c in counts) + " | goal |", "| --- |" + " --- |" * (len(counts) + 1)]
+    for step in ("rolling", "all at once"):
+        cells = [f"{sum(map(sum, per_count[c]['failed'][step]))} of {sum(per_count[c]['asked'][step]):,}" for c in counts]
+        lines.append(f"| {step} | " + " | ".join(cells) + " | 0 |")
+    if release_times:
+        lines += ["", "## Release (`ansible-playbook playbooks/release.yml`)", "", "| step | median | runs |",
+                  "| --- | --- | --- |"]
+        for step, values in release_times.items():
+            if step.startswith("bytes"):
+                lines.append(f"| {step} | {median(values):,.0f} B | {', '.join(f'{v:,.0f}' for v in values)} |")
+            elif step.startswith("blob"):
+                lines.append(f"| {step} (requests) | {median(values):.0f} | {', '.join(f'{v:.0f}' for v in values)} |")
+            else:
+                lines.append(f"| {step} | {median(values):.1f} s | {', '.join(f'{v:.1f}' for v in values)} |")
     lines += ["", "## What is compared", "",
               "- *bare minimum*: `ssh host 'sudo docker pull -q IMAGE@DIGEST && sudo docker rm -f fragments &&",
-              "  sudo docker run -d --name fragments --restart unless-stopped -p 8080:8080 IMAGE@DIGEST'` on every",
-              "  host at once, logged in beforehand. It checks nothing: no health gate, no rollback, no lock, no",
-              "  record, and the app is down on every host from `rm` until the new process listens.",
-              "- *ours*: `deploy.yml` with the release's digest: deploy lock on every host, Docker checked, pull,",
-              "  the new version started beside the old one and gated on its health, switch, health gate again",
-              "  (rollback if it fails), deploy record, image pruning, locks given back. *rolling* changes one",
-              "  host at a time (the default, so the fleet keeps answering); *all at once* is",
+              "  sudo docker run -d ... IMAGE@DIGEST'` on every host at once, logged in beforehand; *with login* logs",
+              "  in first in the same command (password on stdin), as our deploy does whenever it pulls. It checks",
+              "  nothing: no health gate, no rollback, no lock, no record, and the app is down on every host from `rm`",
+              "  until the new process listens.",
+              "- *ours*: `deploy.yml` with the release's digest: on every host at once one call that takes the lock,",
+              "  checks Docker and the proxy and pulls; then per host (a batch at a time) one call that starts the new",
+              "  version beside the old one, gates it on its HEALTHCHECK and health path, switches the proxy, checks it",
+              "  through the proxy and until Docker calls it healthy, drains and stops the old one, records, prunes;",
+              "  then the locks given back. *rolling* changes one host at a time (the default); *all at once* is",
               "  `-e deploy_batch_size=100%`, the same parallelism as the bare minimum.",
-              "- Every run starts from hosts with no app image, so each measured rollout pulls the new image.",
-              "- Bytes received are the registry container's network counters (requests and blobs), before and",
-              "  after each release run; a cold push uploads every layer except those already in the registry",
-              "  under another repository (the base image layers, mounted across repositories)."]
+              "- Every measured change starts from hosts without the new image, so each pulls it."]
     publish("deploy.md", "\n".join(lines))
 
 

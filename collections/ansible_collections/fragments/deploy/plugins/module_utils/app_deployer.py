@@ -499,7 +499,7 @@ class Deployer:
         self.app.append_record({
             "time": now_utc(), "app": self.params["name"], "digest": self.params["digest"],
             "image": self.params["image"], "tags": self.params["tags"], "previous_digest": previous_digest,
-            "outcome": outcome})
+            "outcome": outcome, "seconds": dict(self.timings, total=round(time.monotonic() - self.started, 3))})
 
     # --- the whole call ----------------------------------------------------------------------
     def answer(self, outcome, container, previous_digest, up_to_date, **extra):
