@@ -29,9 +29,10 @@ def lab():
 
 @pytest.fixture(scope="session")
 def app_images(lab, tmp_path_factory) -> str:
-    """v1 and v2 of the service and one whose HEALTHCHECK never passes, pushed to
-    e2e/app in the lab registry; Docker installed on the lab host. Returns the
-    repository as the control node pushes to it."""
+    """v1 and v2 of the service, one whose HEALTHCHECK never passes and v2 slow to start
+    (4 s before it listens, for faults injected while a candidate is gated), pushed to
+    e2e/app in the lab registry; Docker installed on the lab host. Returns the repository
+    as the control node pushes to it."""
     engine = lab.play("docker_engine.yml", playbook_dir=ROOT / "tests/playbooks")
     assert engine.returncode == 0, engine.output
     client = docker.from_env()
@@ -47,7 +48,12 @@ def app_images(lab, tmp_path_factory) -> str:
         f'FROM {base}:v2\nHEALTHCHECK --interval=1s CMD ["python3", "-c", "raise SystemExit(1)"]\n')
     subprocess.run(["docker", "build", "-q", "-t", f"{base}:unhealthy", str(broken)], check=True,
                    capture_output=True, env=env)
-    for tag in ("v1", "v2", "unhealthy"):
+    slow = tmp_path_factory.mktemp("slow")
+    (slow / "Dockerfile").write_text(
+        f'FROM {base}:v2\nCMD ["python3", "-c", "import runpy, time; time.sleep(4); '
+        'runpy.run_module(\'fragments\', run_name=\'__main__\')"]\n')
+    subprocess.run(["docker", "build", "-q", "-t", f"{base}:slow", str(slow)], check=True, capture_output=True, env=env)
+    for tag in ("v1", "v2", "unhealthy", "slow"):
         for line in client.images.push(base, tag=tag, stream=True, decode=True,
                                        auth_config={"username": "fragments", "password": password}):
             assert "error" not in line, line

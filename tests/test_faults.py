@@ -54,17 +54,23 @@ def wait_for(condition, what: str, timeout: float = 120):
     raise AssertionError(f"gave up waiting {timeout:.0f} s for {what}")
 
 
-def next_switch(lab: Lab) -> tuple[str, str]:
-    """The version serving now and the other one, which the next deploy switches to: it
-    is made absent from the host (so the deploy pulls it) and no deploy holds the lock.
-    Tests chain: each starts from where the one before left the host."""
+def serving_digest(lab: Lab) -> str:
+    return lab.on_host("docker inspect -f '{{index .Config.Labels \"fragments.deploy.digest\"}}' fragments")[1].strip()
+
+
+def next_switch(lab: Lab, new: str | None = None) -> tuple[str, str]:
+    """The version serving now and the one the next deploy switches to (`new`, else the
+    other of v1 and v2): it is made absent from the host (so the deploy pulls it) and no
+    deploy holds the lock. Tests chain: each starts from where the one before left the host."""
     try:
         old = version(lab)
     except OSError:  # nothing serves yet
+        old = None
+    if old is None or (new and serving_digest(lab) == lab.manifest_digest(APP_REPOSITORY, new)):
         run = deploy(lab, "v1")
         assert run.returncode == 0, run.output
         old = version(lab)
-    new = "v2" if old == "v1" else "v1"
+    new = new or ("v2" if old == "v1" else "v1")
     lab.forget_image(lab.manifest_digest(APP_REPOSITORY, new), "fragments-previous", "fragments-candidate")
     assert lab.on_host(f"test -e {LOCK}")[0] == 1
     return old, new
@@ -101,7 +107,9 @@ def test_registry_down_when_the_deploy_pulls(lab, app_images):
 
 
 def test_new_container_killed_mid_rollout_then_a_rerun_converges(lab, app_images, tmp_path):
-    old, new = next_switch(lab)
+    """The new version (slow to start, so that it is still gated) is killed: refused, and the
+    next run takes it up again from nothing left behind."""
+    old, new = next_switch(lab, "slow")
     with RequestLoop(lab.app_urls()[0]) as loop:
         deploy_run = start_deploy(lab, new, tmp_path / "deploy.log")
         wait_for(lambda: "fragments-candidate" in containers(lab), "the candidate container")
@@ -115,7 +123,7 @@ def test_new_container_killed_mid_rollout_then_a_rerun_converges(lab, app_images
     assert loop.failures == [] and set(loop.versions) == {old}
     again = deploy(lab, new)
     assert again.returncode == 0, again.output
-    assert version(lab) == new
+    assert version(lab) == "v2"  # slow is v2, slow to start
     assert "fragments-candidate" not in containers(lab)
 
 
@@ -146,23 +154,29 @@ def test_dockerd_restart_and_an_app_crash_heal_by_themselves(lab, app_images):
 
 
 def test_killed_playbook_leaves_a_lock_the_next_run_names(lab, app_images, tmp_path):
-    old, new = next_switch(lab)
+    """ansible-playbook killed while the new version (slow to start) is gated. The host's step
+    is one process there: it goes on alone and ends either way, serving one version with no
+    request dropped; the lock the dead run left refuses the next deploy until unlock.yml."""
+    old, new = next_switch(lab, "slow")
     with RequestLoop(lab.app_urls()[0]) as loop:
         deploy_run = start_deploy(lab, new, tmp_path / "deploy.log")
         wait_for(lambda: "fragments-candidate" in containers(lab), "the candidate container")
         os.killpg(deploy_run.pid, signal.SIGKILL)
         deploy_run.wait(timeout=30)
-    assert loop.failures == [] and set(loop.versions) == {old}
+        wait_for(lambda: lab.on_host("pgrep -f AnsiballZ_app_deploy")[0] == 1, "the host's step to end", timeout=90)
+    assert loop.failures == []
+    served = version(lab)
+    print(f"killed run: the host's step ended serving {served} (it served {old} before)")
     refused = deploy(lab, new)
     assert refused.returncode != 0
     assert "Another deploy holds the lock on" in flat(refused.output)
     assert "ansible-playbook playbooks/unlock.yml" in flat(refused.output)
-    assert version(lab) == old
+    assert version(lab) == served
     unlock = lab.play("unlock.yml")
     assert unlock.returncode == 0, unlock.output
     again = deploy(lab, new)
     assert again.returncode == 0, again.output
-    assert version(lab) == new
+    assert version(lab) == "v2"
     assert "fragments-candidate" not in containers(lab)
     assert lab.on_host(f"test -e {LOCK}")[0] == 1
 

@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""The lab's cloud: moto's server as the AWS endpoint, where an EC2 instance is also a
+machine, as on AWS. Creating an instance boots a lab host for it (a systemd + sshd
+container, Docker not installed); stopping, starting and terminating the instance stop,
+start and remove it. Each running lab host publishes SSH and the app on free ports of the
+lab's loopback address, which it writes into the instance's lab:ssh-port and lab:app-port
+tags before the API call returns, so the lab's aws_ec2 inventory finds the host at once.
+
+    lab_cloud.py --config CLOUD.json -H 127.0.0.1 -p PORT
+
+The product's playbooks know nothing of this: they create, scale and delete instances
+through the AWS API as they would on AWS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import threading
+
+import docker
+from docker.types import Mount
+from moto import server
+from moto.ec2.models.instances import InstanceBackend
+
+
+class LabHosts:
+    """The lab hosts standing in for the instances, one container each."""
+
+    def __init__(self, config: dict):
+        self.config = config
+        self.client = docker.from_env()
+        self.lock = threading.Lock()
+
+    def name(self, instance_id: str) -> str:
+        return f"{self.config['lab_name']}-{instance_id}"
+
+    def labels(self, instance_id: str) -> dict[str, str]:
+        return {self.config["label"]: self.config["lab_name"], self.config["instance_label"]: instance_id}
+
+    def boot(self, instance_id: str) -> dict[str, str]:
+        """Start the instance's lab host, creating it the first time; return its port tags."""
+        with self.lock:
+            try:
+                container = self.client.containers.get(self.name(instance_id))
+                container.start()
+            except docker.errors.NotFound:
+                container = self.create(instance_id)
+            container.reload()
+            ports = container.attrs["NetworkSettings"]["Ports"]
+            return {"lab:ssh-port": ports["22/tcp"][0]["HostPort"],
+                    "lab:app-port": ports[f"{self.config['app_port']}/tcp"][0]["HostPort"]}
+
+    def create(self, instance_id: str):
+        bind = self.config["bind_address"]
+        volume = f"{self.name(instance_id)}-docker"
+        self.client.volumes.create(volume, labels=self.labels(instance_id))
+        return self.client.containers.run(
+            self.config["image"], detach=True, name=self.name(instance_id), hostname=instance_id,
+            labels=self.labels(instance_id), network=self.config["network"],
+            # Free ports, chosen by Docker; the instance's tags say which.
+            ports={"22/tcp": (bind, None), f"{self.config['app_port']}/tcp": (bind, None)},
+            # systemd as PID 1 and a Docker engine inside, without --privileged (refused here);
+            # SYS_PTRACE lets the inner runc enter containers (docker exec, HEALTHCHECK).
+            cap_add=["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE"],
+            security_opt=["seccomp=unconfined", "apparmor=unconfined"], cgroupns="host",
+            tmpfs={"/run": "", "/run/lock": "", "/tmp": ""},
+            mounts=[Mount("/sys/fs/cgroup", "/sys/fs/cgroup", type="bind"),
+                    # overlay2 cannot stack on the container's own overlay root.
+                    Mount("/var/lib/docker", volume, type="volume"),
+                    # The login key, mounted the way cloud-init injects it.
+                    Mount(f"/etc/ssh/authorized_keys/{self.config['user']}", self.config["ssh_public_key"],
+                          type="bind", read_only=True)],
+            restart_policy={"Name": "unless-stopped"})
+
+    def stop(self, instance_id: str) -> None:
+        with self.lock:
+            try:
+                self.client.containers.get(self.name(instance_id)).stop(timeout=10)
+            except docker.errors.NotFound:
+                pass
+
+    def remove(self, instance_id: str) -> None:
+        with self.lock:
+            try:
+                self.client.containers.get(self.name(instance_id)).remove(force=True)
+            except docker.errors.NotFound:
+                pass
+            try:
+                self.client.volumes.get(f"{self.name(instance_id)}-docker").remove(force=True)
+            except docker.errors.NotFound:
+                pass
+
+
+def install(hosts: LabHosts) -> None:
+    """Make moto's EC2 instances boot, stop and remove their lab hosts."""
+    run_instances = InstanceBackend.run_instances
+    start_instances = InstanceBackend.start_instances
+    stop_instances = InstanceBackend.stop_instances
+    terminate_instances = InstanceBackend.terminate_instances
+
+    def run(self, *args, **kwargs):
+        reservation = run_instances(self, *args, **kwargs)
+        for instance in reservation.instances:
+            self.create_tags([instance.id], hosts.boot(instance.id))
+        return reservation
+
+    def start(self, instance_ids):
+        result = start_instances(self, instance_ids)
+        for instance, _ in result:
+            self.create_tags([instance.id], hosts.boot(instance.id))
+        return result
+
+    def stop(self, instance_ids):
+        result = stop_instances(self, instance_ids)
+        for instance, _ in result:
+            hosts.stop(instance.id)
+        return result
+
+    def terminate(self, instance_ids):
+        result = terminate_instances(self, instance_ids)
+        for instance, _ in result:
+            hosts.remove(instance.id)
+        return result
+
+    InstanceBackend.run_instances = run
+    InstanceBackend.start_instances = start
+    InstanceBackend.stop_instances = stop
+    InstanceBackend.terminate_instances = terminate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", required=True, help="the lab's cloud settings (JSON)")
+    parser.add_argument("-H", "--host", required=True)
+    parser.add_argument("-p", "--port", type=int, required=True)
+    args = parser.parse_args()
+    with open(args.config) as handle:
+        config = json.load(handle)
+    for address in (args.host, config["bind_address"]):
+        if not ipaddress.ip_address(address).is_loopback:
+            raise SystemExit(f"the lab binds only to loopback addresses, not {address}")
+    install(LabHosts(config))
+    server.main(["-H", args.host, "-p", str(args.port)])
+
+
+if __name__ == "__main__":
+    main()
