@@ -53,8 +53,8 @@ def cell(value):
 
 def status_table(rows, columns):
     try:
-        keys = [key for key, _ in columns]
-        titles = [title for _, title in columns]
+        keys = [column[0] for column in columns]
+        titles = [column[1] for column in columns]
     except (TypeError, ValueError):
         raise AnsibleFilterError("status_table: columns must be pairs [key, title]")
     cells = [[cell(row.get(key)) for key in keys] for row in rows]

@@ -385,7 +385,7 @@ class Deployer:
         deadline = started + self.params["health_timeout"]
         if self.params["health_path"]:
             url = self.params["proxy_check_url"]
-            for _ in range(3):
+            for dummy in range(3):
                 try:
                     status, upstream = http_status(url, upstream=True)
                 except (OSError, ValueError) as exc:

@@ -35,7 +35,7 @@ def run_command(argv, data=None, timeout=600):
     """Run a command without a shell; return its standard output, or raise CommandError.
     `data` goes to its standard input (how a password reaches `docker login`)."""
     try:
-        proc = subprocess.run(argv, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        proc = subprocess.run(argv, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False,
                               timeout=timeout, universal_newlines=True)
     except subprocess.TimeoutExpired:
         raise CommandError("%s %s did not finish within %d s" % (argv[0], argv[1], timeout))
@@ -224,7 +224,7 @@ def inactive_services(services):
     if not services:
         return []
     try:
-        out = subprocess.run(["systemctl", "is-active"] + list(services), stdout=subprocess.PIPE,
+        out = subprocess.run(["systemctl", "is-active"] + list(services), stdout=subprocess.PIPE, check=False,
                              stderr=subprocess.PIPE, universal_newlines=True, timeout=30).stdout
     except (OSError, subprocess.TimeoutExpired):
         return list(services)

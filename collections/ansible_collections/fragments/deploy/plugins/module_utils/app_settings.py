@@ -29,7 +29,8 @@ ARGUMENT_SPEC = dict(
     bind_address=dict(type="str", default="127.0.0.1"),
     host_ports=dict(type="list", elements="int", default=[18080, 18081]),
     env=dict(type="dict", default={}),
-    secret_files=dict(type="list", elements="dict", default=[], options=dict(
+    # The files' contents are the secrets (no_log below), not their names and targets.
+    secret_files=dict(type="list", elements="dict", default=[], no_log=False, options=dict(
         name=dict(type="str", required=True),
         content=dict(type="str", required=True, no_log=True),
         target=dict(type="str", required=True),
@@ -141,7 +142,7 @@ def fingerprint(params):
 
 
 def file_owner(item, user):
-    uid, _, gid = user.partition(":")
+    uid, dummy, gid = user.partition(":")
     owner = item["owner"] if item["owner"] is not None else int(uid or 0)
     group = item["group"] if item["group"] is not None else int(gid or uid or 0)
     return owner, group

@@ -75,7 +75,7 @@ def split_name(name):
 
 def parse(reference):
     """'reg/app:tag@sha256:...' -> dict(registry, repository, tag, digest); raises ValueError."""
-    name, _, digest = reference.partition("@")
+    name, dummy, digest = reference.partition("@")
     tag = None
     slash = name.rfind("/")
     colon = name.rfind(":")

@@ -65,7 +65,7 @@ class Registry(object):
             raise RegistryError("cannot reach registry %s at %s: %s%s" % (self.host, url, reason, hint))
 
     def _authorize(self, challenge, scope):
-        scheme, _, params = challenge.partition(" ")
+        scheme, dummy, params = challenge.partition(" ")
         if scheme.lower() == "basic":
             if not self.username:
                 raise RegistryError("registry %s wants a user name and password; none were given" % self.host)

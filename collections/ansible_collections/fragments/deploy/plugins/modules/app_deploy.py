@@ -62,7 +62,7 @@ attributes:
 notes:
   - Needs root (or membership of the docker group and write access to O(state_dir) and the upstream file).
 author:
-  - fragments-deploy contributors
+  - fragments-deploy maintainers (@fragments-deploy)
 """
 
 EXAMPLES = r"""

@@ -43,8 +43,9 @@ attributes:
     description: Reads only.
   diff_mode:
     support: none
+    description: The module shows no diff.
 author:
-  - fragments-deploy contributors
+  - fragments-deploy maintainers (@fragments-deploy)
 """
 
 EXAMPLES = r"""

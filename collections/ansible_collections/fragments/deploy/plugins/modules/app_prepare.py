@@ -62,8 +62,9 @@ attributes:
     description: Takes no lock and pulls nothing; says what it would do.
   diff_mode:
     support: none
+    description: The module shows no diff.
 author:
-  - fragments-deploy contributors
+  - fragments-deploy maintainers (@fragments-deploy)
 """
 
 EXAMPLES = r"""

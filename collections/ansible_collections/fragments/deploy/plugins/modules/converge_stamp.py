@@ -47,8 +47,9 @@ attributes:
     description: C(check) reads in check mode too; C(present) writes nothing in check mode.
   diff_mode:
     support: none
+    description: The module shows no diff.
 author:
-  - fragments-deploy contributors
+  - fragments-deploy maintainers (@fragments-deploy)
 """
 
 EXAMPLES = r"""

@@ -48,8 +48,9 @@ attributes:
     description: In check mode nothing is written; C(acquired) tells whether it would be.
   diff_mode:
     support: none
+    description: The module shows no diff.
 author:
-  - fragments-deploy contributors
+  - fragments-deploy maintainers (@fragments-deploy)
 """
 
 EXAMPLES = r"""

@@ -32,8 +32,9 @@ attributes:
     description: It only reads, so it runs in check mode too.
   diff_mode:
     support: none
+    description: The module shows no diff.
 author:
-  - fragments-deploy contributors
+  - fragments-deploy maintainers (@fragments-deploy)
 """
 
 EXAMPLES = r"""
@@ -86,7 +87,7 @@ def main():
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         module.fail_json_aws(exc, msg="cannot get an ECR login token; check the AWS credentials and region")
     data = response["authorizationData"][0]
-    username, _, password = base64.b64decode(data["authorizationToken"]).decode("utf-8").partition(":")
+    username, dummy, password = base64.b64decode(data["authorizationToken"]).decode("utf-8").partition(":")
     module.exit_json(
         changed=False,
         username=username,

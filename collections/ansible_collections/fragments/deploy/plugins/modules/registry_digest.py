@@ -51,8 +51,9 @@ attributes:
     description: It only reads, so it runs and returns the digest in check mode too.
   diff_mode:
     support: none
+    description: The module shows no diff.
 author:
-  - fragments-deploy contributors
+  - fragments-deploy maintainers (@fragments-deploy)
 """
 
 EXAMPLES = r"""

@@ -49,10 +49,12 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Says whether the record would change; writes nothing.
   diff_mode:
     support: full
+    description: Shows the record before and after.
 author:
-  - fragments-deploy contributors
+  - fragments-deploy maintainers (@fragments-deploy)
 """
 
 EXAMPLES = r"""

@@ -1,0 +1,59 @@
+"""The registry client's answers to authentication challenges and its Accept header, in
+this process. (The requests themselves run against the lab's Distribution registry, with
+htpasswd and behind a token service, in the project's end-to-end tests.)"""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from ansible_collections.fragments.deploy.plugins.module_utils.registry import MANIFEST_TYPES, Registry, RegistryError
+
+
+def test_basic_challenge_is_answered_with_the_credentials():
+    header = Registry("registry.example:5000", "alice", "s3cret")._authorize('Basic realm="Registry"', "scope")
+    assert header == "Basic " + base64.b64encode(b"alice:s3cret").decode()
+
+
+def test_basic_challenge_without_credentials_says_what_is_missing():
+    with pytest.raises(RegistryError, match="wants a user name and password; none were given"):
+        Registry("registry.example:5000")._authorize('Basic realm="Registry"', "scope")
+
+
+def test_unknown_scheme_is_named():
+    with pytest.raises(RegistryError, match="unsupported authentication 'Negotiate'"):
+        Registry("registry.example:5000", "a", "b")._authorize("Negotiate abc", "scope")
+
+
+def test_bearer_challenge_without_a_realm_is_refused():
+    with pytest.raises(RegistryError, match="Bearer challenge without a realm"):
+        Registry("registry.example:5000")._authorize('Bearer service="registry"', "scope")
+
+
+def test_bearer_challenge_asks_the_realm_for_the_scope(monkeypatch):
+    asked = {}
+
+    class Answer:
+        def read(self):
+            return b'{"token": "t0k3n"}'
+
+    def open_(method, url, headers):
+        asked.update(method=method, url=url, headers=headers)
+        return Answer()
+
+    registry = Registry("registry.example:5000", "alice", "s3cret")
+    monkeypatch.setattr(registry, "_open", open_)
+    header = registry._authorize('Bearer realm="https://auth.example/token",service="registry.example"',
+                                 "repository:team/app:pull")
+    assert header == "Bearer t0k3n"
+    assert asked["url"] == ("https://auth.example/token?service=registry.example"
+                            "&scope=repository%3Ateam%2Fapp%3Apull")
+    assert asked["headers"]["Authorization"].startswith("Basic ")
+
+
+def test_every_manifest_kind_is_accepted():
+    # Without all four, Distribution 2.8 answers a schema1 manifest of another digest.
+    assert set(MANIFEST_TYPES.split(", ")) == {
+        "application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json"}
