@@ -60,7 +60,7 @@ def lab_host_containers(lab) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
-    ({"ec2_hosts_ami_family": "windows-2025"}, "ec2_hosts_ami_family windows-2025 is unknown; use one of"),
+    ({"ec2_hosts_ami_family": "windows-2025"}, "value of ec2_hosts_ami_family must be one of: amazon-linux-2023"),
     ({"ec2_hosts_admin_cidrs": []}, "ec2_hosts_admin_cidrs is empty"),
     ({"ec2_hosts_admin_cidrs": ["0.0.0.0/0"]}, "'0.0.0.0/0' opens to every address"),
     ({"ec2_hosts_admin_cidrs": ["203.0.113.7"]}, "needs a prefix length"),
