@@ -8,13 +8,14 @@ import uuid
 from datetime import datetime, timezone
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import convert, logs
-from .auth import Htpasswd, basic_credentials, owner_id
+from .auth import Cognito, CognitoUnavailable, Htpasswd, basic_credentials, bearer_token, owner_id
 from .config import Settings
 from .storage import Fragment, MemoryStorage, SQLiteStorage, Storage
 
@@ -34,30 +35,65 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+async def drain(request: Request, bound: int) -> None:
+    """Read and drop what is left of a refused request's body, up to `bound` bytes, so that
+    a client still sending it reads the answer rather than a broken pipe."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    seen = 0
+    try:
+        async for chunk in request.stream():
+            seen += len(chunk)
+            if seen > bound:
+                return
+    except RuntimeError:  # the stream was read already
+        return
+
+
 class Api:
-    def __init__(self, settings: Settings, storage: Storage, users: Htpasswd | None):
+    def __init__(self, settings: Settings, storage: Storage, users: Htpasswd | None, cognito: Cognito | None):
         self.settings = settings
         self.storage = storage
         self.users = users
+        self.cognito = cognito
 
     # --- helpers -----------------------------------------------------------------
-    def owner(self, request: Request) -> str:
-        credentials = basic_credentials(request.headers.get("authorization"))
+    async def owner(self, request: Request) -> str:
+        header = request.headers.get("authorization")
+        if self.cognito is not None:
+            token = bearer_token(header)
+            try:
+                user = await run_in_threadpool(self.cognito.user, token) if token else None
+            except CognitoUnavailable:
+                log.exception("cannot fetch the user pool's keys")
+                raise HTTPException(503, "tokens cannot be checked now: the user pool's keys are out of reach")
+            if not user:
+                raise HTTPException(401, "authentication required")
+            return owner_id(user)
+        credentials = basic_credentials(header)
         if credentials is None or self.users is None or not self.users.check(*credentials):
             raise HTTPException(401, "authentication required")
         return owner_id(credentials[0])
 
     async def body(self, request: Request) -> bytes:
-        limit = self.settings.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise HTTPException(413, f"fragment larger than {limit} bytes")
-        chunks, size = [], 0
+        limit, bound = self.settings.max_body_bytes, self.settings.max_discard_bytes
+        too_large = HTTPException(413, f"fragment larger than {limit} bytes")
+        declared = request.headers.get("content-length", "")
+        declared = int(declared) if declared.isdigit() else None
+        if declared is not None and declared > bound:
+            raise too_large  # more than is worth reading: answered at once
+        chunks, size, over = [], 0, declared is not None and declared > limit
         async for chunk in request.stream():
             size += len(chunk)
-            if size > limit:
-                raise HTTPException(413, f"fragment larger than {limit} bytes")
+            if over or size > limit:
+                # Read the rest and drop it, so that the client reads the answer.
+                over = True
+                if size > bound:
+                    break
+                continue
             chunks.append(chunk)
+        if over:
+            raise too_large
         return b"".join(chunks)
 
     def find(self, owner: str, fragment_id: str) -> Fragment:
@@ -81,10 +117,10 @@ class Api:
         )
 
     async def create(self, request: Request) -> Response:
-        owner = self.owner(request)
+        owner = await self.owner(request)
         content_type = request.headers.get("content-type", "")
         if not convert.is_supported(content_type):
-            return error(415, f"unsupported fragment type {content_type or '(none)'!r}")
+            raise HTTPException(415, f"unsupported fragment type {content_type or '(none)'!r}")
         data = await self.body(request)
         stamp = now()
         fragment = Fragment(id=str(uuid.uuid4()), ownerId=owner, created=stamp, updated=stamp,
@@ -93,13 +129,13 @@ class Api:
         return ok(201, headers={"Location": self.location(request, fragment.id)}, fragment=fragment.to_json())
 
     async def list(self, request: Request) -> Response:
-        owner = self.owner(request)
+        owner = await self.owner(request)
         if request.query_params.get("expand") == "1":
             return ok(fragments=[fragment.to_json() for fragment in self.storage.all(owner)])
         return ok(fragments=self.storage.ids(owner))
 
     async def read(self, request: Request) -> Response:
-        owner = self.owner(request)
+        owner = await self.owner(request)
         fragment_id, dot, extension = request.path_params["id"].partition(".")
         fragment = self.find(owner, fragment_id)
         data = self.storage.data(owner, fragment_id) or b""
@@ -115,31 +151,32 @@ class Api:
         return Response(converted, media_type=content_type)
 
     async def info(self, request: Request) -> Response:
-        owner = self.owner(request)
+        owner = await self.owner(request)
         return ok(fragment=self.find(owner, request.path_params["id"]).to_json())
 
     async def update(self, request: Request) -> Response:
-        owner = self.owner(request)
+        owner = await self.owner(request)
         fragment = self.find(owner, request.path_params["id"])
         content_type = request.headers.get("content-type", "")
         if convert.media_type(content_type) != convert.media_type(fragment.type):
-            return error(400, f"a fragment's type cannot change: it is {convert.media_type(fragment.type)}")
+            raise HTTPException(400, f"a fragment's type cannot change: it is {convert.media_type(fragment.type)}")
         data = await self.body(request)
         updated = fragment.with_data(content_type, len(data), now())
         self.storage.save(updated, data)
         return ok(fragment=updated.to_json())
 
     async def delete(self, request: Request) -> Response:
-        owner = self.owner(request)
+        owner = await self.owner(request)
         if not self.storage.delete(owner, request.path_params["id"]):
             raise HTTPException(404, f"no fragment {request.path_params['id']}")
         return ok()
 
-
-async def http_error(request: Request, exc: HTTPException) -> Response:
-    headers = {"WWW-Authenticate": 'Basic realm="fragments"'} if exc.status_code == 401 else None
-    message = exc.detail if exc.status_code != 404 or exc.detail != "Not Found" else "not found"
-    return error(exc.status_code, message, headers)
+    async def http_error(self, request: Request, exc: HTTPException) -> Response:
+        await drain(request, self.settings.max_discard_bytes)
+        scheme = "Bearer" if self.cognito is not None else "Basic"
+        headers = {"WWW-Authenticate": f'{scheme} realm="fragments"'} if exc.status_code == 401 else None
+        message = exc.detail if exc.status_code != 404 or exc.detail != "Not Found" else "not found"
+        return error(exc.status_code, message, headers)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -184,9 +221,11 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     if storage is None:
         storage = SQLiteStorage(settings.sqlite_path) if settings.storage == "sqlite" else MemoryStorage()
     users = Htpasswd.load(settings.htpasswd_file) if settings.htpasswd_file else None
-    if users is None:
-        log.warning("HTPASSWD_FILE is not set: every /v1 request will be refused")
-    api = Api(settings, storage, users)
+    cognito = (Cognito(settings.cognito_issuer, settings.cognito_client_id, settings.cognito_jwks_url,
+                       settings.jwks_refetch_after) if settings.cognito_pool_id else None)
+    if users is None and cognito is None:
+        log.warning("neither HTPASSWD_FILE nor AWS_COGNITO_POOL_ID is set: every /v1 request will be refused")
+    api = Api(settings, storage, users, cognito)
     app = Starlette(
         routes=[
             Route("/", api.health, methods=["GET"]),
@@ -197,7 +236,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
             Route("/v1/fragments/{id}", api.update, methods=["PUT"]),
             Route("/v1/fragments/{id}", api.delete, methods=["DELETE"]),
         ],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers={HTTPException: api.http_error, Exception: server_error},
     )
     app.add_middleware(RequestLog)
     return app

@@ -1,4 +1,5 @@
-"""HTTP Basic auth against an htpasswd file of bcrypt hashes (`htpasswd -B`)."""
+"""Who makes a request: HTTP Basic auth against an htpasswd file of bcrypt hashes
+(`htpasswd -B`), or an Amazon Cognito user pool's ID token as a Bearer token."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import hmac
 import threading
 
 import bcrypt
+import jwt
 
 
 class Htpasswd:
@@ -48,6 +50,49 @@ class Htpasswd:
         with self._lock:
             self._verified[user] = fingerprint
         return True
+
+
+class CognitoUnavailable(Exception):
+    """The pool's keys cannot be fetched: no token can be checked now."""
+
+
+class Cognito:
+    """ID tokens of one Amazon Cognito user pool and app client, as the fragments service
+    takes them in production: an RS256 signature by a key of the pool's JWKS (fetched once
+    and cached, fetched again for a key id it does not know, at most every 30 s), the pool as issuer, the app
+    client as audience, `token_use` "id" (access tokens are refused), not expired. The
+    owner is the token's email, else its cognito:username."""
+
+    def __init__(self, issuer: str, client_id: str, jwks_url: str, refetch_after: float = 30.0):
+        self.issuer, self.client_id = issuer, client_id
+        # Cognito rotates keys rarely; a token signed by a key not in the cache makes PyJWT
+        # fetch the set again, at most every `refetch_after` seconds (a flood of made-up key
+        # ids cannot hammer the pool's endpoint).
+        self._keys = jwt.PyJWKClient(jwks_url, cache_jwk_set=True, lifespan=24 * 3600, timeout=5,
+                                     cooldown_duration=refetch_after)
+
+    def user(self, token: str) -> str | None:
+        """The token's user, or None when the token is not a valid ID token of the pool."""
+        try:
+            key = self._keys.get_signing_key_from_jwt(token)
+        except jwt.PyJWKClientConnectionError as exc:
+            raise CognitoUnavailable(str(exc)) from exc
+        except jwt.PyJWTError:
+            return None
+        try:
+            claims = jwt.decode(token, key.key, algorithms=["RS256"], audience=self.client_id, issuer=self.issuer,
+                                options={"require": ["exp", "iss", "aud", "token_use"]})
+        except jwt.PyJWTError:
+            return None
+        if claims.get("token_use") != "id":
+            return None
+        return claims.get("email") or claims.get("cognito:username") or None
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an `Authorization: Bearer ...` header, or None."""
+    scheme, _, value = (header or "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
 
 
 def basic_credentials(header: str | None) -> tuple[str, str] | None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
+
+COGNITO_POOL = re.compile(r"^([a-z]{2}(-[a-z]+)+-[0-9])_[0-9A-Za-z]+$")
 
 
 @dataclass(frozen=True)
@@ -15,15 +18,39 @@ class Settings:
     sqlite_path: str
     version: str
     git_sha: str
+    cognito_pool_id: str | None = None
+    cognito_client_id: str | None = None
+    cognito_jwks_url: str | None = None
+    # A token signed by a key the cached JWKS lacks fetches it again, at most this often.
+    jwks_refetch_after: float = 30.0
     max_body_bytes: int = 5 * 1024 * 1024
+    # A refused request body is still read (and dropped) up to this size, so that a client
+    # sending the whole body reads the answer instead of a broken pipe.
+    max_discard_bytes: int = 64 * 1024 * 1024
+
+    @property
+    def cognito_issuer(self) -> str | None:
+        if not self.cognito_pool_id:
+            return None
+        region = COGNITO_POOL.match(self.cognito_pool_id).group(1)
+        return f"https://cognito-idp.{region}.amazonaws.com/{self.cognito_pool_id}"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """The settings, or ValueError with one line saying what to fix."""
         env = os.environ if env is None else env
         storage = env.get("FRAGMENTS_STORAGE", "memory").lower()
         if storage not in ("memory", "sqlite"):
             raise ValueError(f"FRAGMENTS_STORAGE must be 'memory' or 'sqlite', not {storage!r}")
-        return cls(
+        pool, client = env.get("AWS_COGNITO_POOL_ID") or None, env.get("AWS_COGNITO_CLIENT_ID") or None
+        if bool(pool) != bool(client):
+            raise ValueError("set both AWS_COGNITO_POOL_ID and AWS_COGNITO_CLIENT_ID, or neither")
+        if pool and not COGNITO_POOL.match(pool):
+            raise ValueError(f"AWS_COGNITO_POOL_ID must look like us-east-1_AbC123, not {pool!r}")
+        if pool and env.get("HTPASSWD_FILE"):
+            raise ValueError("users come either from HTPASSWD_FILE or from Amazon Cognito (AWS_COGNITO_POOL_ID and "
+                             "AWS_COGNITO_CLIENT_ID), not both: unset one of them")
+        settings = cls(
             htpasswd_file=env.get("HTPASSWD_FILE") or None,
             api_url=(env.get("API_URL") or "").rstrip("/") or None,
             log_level=env.get("LOG_LEVEL", "info").upper(),
@@ -31,4 +58,11 @@ class Settings:
             sqlite_path=env.get("FRAGMENTS_SQLITE_PATH", "/data/fragments.db"),
             version=env.get("FRAGMENTS_VERSION", "0.0.0"),
             git_sha=env.get("FRAGMENTS_GIT_SHA", "unknown"),
+            cognito_pool_id=pool,
+            cognito_client_id=client,
         )
+        if pool:
+            # Where the pool's public keys come from: AWS by default; the lab points it at its cloud.
+            jwks = env.get("AWS_COGNITO_JWKS_URL") or f"{settings.cognito_issuer}/.well-known/jwks.json"
+            settings = cls(**{**settings.__dict__, "cognito_jwks_url": jwks})
+        return settings

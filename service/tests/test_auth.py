@@ -1,0 +1,244 @@
+"""Who may use the service: Amazon Cognito ID tokens, checked against a user pool of moto's
+server (the AWS API on 127.0.0.1, started here); users from htpasswd or Cognito, never
+both; and a refused upload answered so that a client sending the whole body reads it."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import boto3
+import jwt
+import moto
+import pytest
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric import rsa
+from moto.server import ThreadedMotoServer
+from starlette.testclient import TestClient
+
+from fragments.app import create_app
+from fragments.config import Settings
+from support import assert_error, make_settings
+
+PASSWORD = "Secret-Passw0rd!"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_server():
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def pool(idp, name: str, clients: int = 1) -> dict:
+    pool_id = idp.create_user_pool(PoolName=name)["UserPool"]["Id"]
+    client_ids = [idp.create_user_pool_client(UserPoolId=pool_id, ClientName=f"web-{n}",
+                                              ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"])["UserPoolClient"]["ClientId"]
+                  for n in range(clients)]
+    idp.admin_create_user(UserPoolId=pool_id, Username="alice@example.com",
+                          UserAttributes=[{"Name": "email", "Value": "alice@example.com"}])
+    idp.admin_set_user_password(UserPoolId=pool_id, Username="alice@example.com", Password=PASSWORD, Permanent=True)
+    return {"id": pool_id, "clients": client_ids}
+
+
+def login(idp, pool_info: dict, client: int = 0) -> dict:
+    return idp.initiate_auth(ClientId=pool_info["clients"][client], AuthFlow="USER_PASSWORD_AUTH",
+                             AuthParameters={"USERNAME": "alice@example.com", "PASSWORD": PASSWORD})["AuthenticationResult"]
+
+
+@pytest.fixture(scope="module")
+def cognito(moto_server):
+    idp = boto3.client("cognito-idp", endpoint_url=moto_server, region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    ours, other = pool(idp, "fragments", clients=2), pool(idp, "someone-else")
+    return {"idp": idp, "pool": ours, "other": other, "url": moto_server,
+            "tokens": login(idp, ours), "other_client": login(idp, ours, client=1), "other_pool": login(idp, other)}
+
+
+def cognito_env(cognito, **extra) -> dict:
+    return {"AWS_COGNITO_POOL_ID": cognito["pool"]["id"], "AWS_COGNITO_CLIENT_ID": cognito["pool"]["clients"][0],
+            "AWS_COGNITO_JWKS_URL": f"{cognito['url']}/{cognito['pool']['id']}/.well-known/jwks.json",
+            "LOG_LEVEL": "warning", **extra}
+
+
+@pytest.fixture
+def client(cognito):
+    with TestClient(create_app(Settings.from_env(cognito_env(cognito)))) as test_client:
+        yield test_client
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def signed(cognito, private_key, **changes) -> str:
+    """An ID token of our pool and client, with `changes`, signed by `private_key` (kid dummy)."""
+    now = int(time.time())
+    claims = {"iss": f"https://cognito-idp.us-east-1.amazonaws.com/{cognito['pool']['id']}",
+              "aud": cognito["pool"]["clients"][0], "token_use": "id", "sub": "x", "email": "alice@example.com",
+              "iat": now, "exp": now + 600, **changes}
+    return jwt.encode(claims, private_key, algorithm="RS256", headers={"kid": "dummy"})
+
+
+def pool_private_key():
+    """The key moto signs every pool's tokens with (its package's resource file)."""
+    path = Path(moto.__file__).parent / "cognitoidp/resources/jwks-private.json.gz"
+    return jwt.algorithms.RSAAlgorithm.from_jwk(json.loads(gzip.decompress(path.read_bytes())))
+
+
+def test_an_id_token_of_the_pool_is_accepted_and_owns_by_its_email(client, cognito):
+    token = cognito["tokens"]["IdToken"]
+    created = client.post("/v1/fragments", content=b"hi", headers={**bearer(token), "Content-Type": "text/plain"})
+    assert created.status_code == 201
+    assert created.json()["fragment"]["ownerId"] == hashlib.sha256(b"alice@example.com").hexdigest()
+    assert client.get("/v1/fragments", headers=bearer(token)).json()["fragments"] == [created.json()["fragment"]["id"]]
+    # A token of ours signed with the pool's key, fresh: accepted too (the key is the one that counts).
+    assert client.get("/v1/fragments", headers=bearer(signed(cognito, pool_private_key()))).status_code == 200
+
+
+@pytest.mark.parametrize("case", ["access token", "expired", "another key", "another pool", "another client",
+                                  "no token", "basic auth", "garbage"])
+def test_other_tokens_are_refused_with_401(client, cognito, case):
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    headers = {
+        "access token": bearer(cognito["tokens"]["AccessToken"]),
+        "expired": bearer(signed(cognito, pool_private_key(), iat=int(time.time()) - 7200, exp=int(time.time()) - 3600)),
+        "another key": bearer(signed(cognito, other_key)),
+        "another pool": bearer(cognito["other_pool"]["IdToken"]),
+        "another client": bearer(cognito["other_client"]["IdToken"]),
+        "no token": {},
+        "basic auth": {"Authorization": "Basic YWxpY2VAZXhhbXBsZS5jb206U2VjcmV0"},
+        "garbage": bearer("not.a.token"),
+    }[case]
+    response = client.get("/v1/fragments", headers=headers)
+    assert_error(response, 401)
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_the_keys_are_fetched_once_and_again_only_for_a_key_id_not_known(cognito, moto_server):
+    """With the pool's keys cached, the service checks tokens while the JWKS is out of reach;
+    a token with a key id it does not know makes it fetch them again (503 while unreachable),
+    once the refetch cooldown (30 s in service, shortened here) has passed."""
+    env = cognito_env(cognito, AWS_COGNITO_JWKS_URL=f"{relay_url(cognito)}/{cognito['pool']['id']}/.well-known/jwks.json")
+    settings = dataclasses.replace(Settings.from_env(env), jwks_refetch_after=0.5)
+    with TestClient(create_app(settings)) as client:
+        token = cognito["tokens"]["IdToken"]
+        assert client.get("/v1/fragments", headers=bearer(token)).status_code == 200
+        assert RELAY["fetches"] == 1
+        RELAY["down"] = True
+        assert client.get("/v1/fragments", headers=bearer(token)).status_code == 200  # from the cache
+        unknown = jwt.encode({"token_use": "id"}, pool_private_key(), algorithm="RS256", headers={"kid": "rotated"})
+        time.sleep(0.6)  # past the refetch cooldown
+        assert_error(client.get("/v1/fragments", headers=bearer(unknown)), 503)
+        RELAY["down"] = False
+        time.sleep(0.6)
+        assert_error(client.get("/v1/fragments", headers=bearer(unknown)), 401)  # fetched again: still unknown
+        assert RELAY["fetches"] == 2
+
+
+RELAY = {"fetches": 0, "down": False}
+
+
+def relay_url(cognito) -> str:
+    """A counting relay in front of moto's JWKS, which can be made unreachable (503)."""
+    import http.server
+
+    class Relay(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            if RELAY["down"]:
+                self.send_error(503)
+                return
+            RELAY["fetches"] += 1
+            with urllib.request.urlopen(cognito["url"] + self.path) as answer:
+                body = answer.read()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Relay)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"HTPASSWD_FILE": "/run/secrets/htpasswd", "AWS_COGNITO_POOL_ID": "us-east-1_Abc123",
+      "AWS_COGNITO_CLIENT_ID": "client"}, "users come either from HTPASSWD_FILE or from Amazon Cognito"),
+    ({"AWS_COGNITO_POOL_ID": "us-east-1_Abc123"}, "set both AWS_COGNITO_POOL_ID and AWS_COGNITO_CLIENT_ID"),
+    ({"AWS_COGNITO_POOL_ID": "pool", "AWS_COGNITO_CLIENT_ID": "client"}, "AWS_COGNITO_POOL_ID must look like"),
+    ({"HTPASSWD_FILE": "/nonexistent/htpasswd"}, "No such file or directory"),
+])
+def test_a_configuration_it_cannot_run_with_is_refused_at_start_in_one_line(env, message):
+    proc = subprocess.run([sys.executable, "-m", "fragments"], env={"PATH": "/usr/bin:/bin", **env,
+                                                                     "PYTHONPATH": ":".join(sys.path)},
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and message in proc.stderr and proc.stderr.startswith("fragments: cannot start:")
+
+
+@pytest.fixture
+def server(htpasswd):
+    """The service on a real uvicorn on 127.0.0.1."""
+    port = free_port()
+    config = uvicorn.Config(create_app(make_settings(htpasswd)), host="127.0.0.1", port=port, log_config=None)
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    while not running.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(10)
+
+
+def too_large_with_urllib(url: str, body: bytes, headers: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    try:
+        urllib.request.urlopen(request, timeout=30)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+    raise AssertionError("the upload was accepted")
+
+
+@pytest.mark.parametrize("size", [5 * 1024 * 1024 + 1, 20 * 1024 * 1024])
+def test_a_too_large_fragment_is_answered_413_to_urllib(server, alice, size):
+    code, body = too_large_with_urllib(f"{server}/v1/fragments", b"x" * size, {**alice, "Content-Type": "text/plain"})
+    assert code == 413 and body["error"]["code"] == 413
+
+
+def test_a_refused_upload_is_read_to_its_end_before_the_answer(server):
+    """Unauthenticated, an 8 MB upload still gets its 401 (not a broken pipe)."""
+    code, body = too_large_with_urllib(f"{server}/v1/fragments", b"x" * (8 * 1024 * 1024), {"Content-Type": "text/plain"})
+    assert code == 401 and body["status"] == "error"
+
+
+def test_a_too_large_fragment_is_answered_413_to_curl(server, alice, tmp_path):
+    upload = tmp_path / "big"
+    upload.write_bytes(b"x" * (6 * 1024 * 1024))
+    proc = subprocess.run(["curl", "-sS", "-o", "-", "-w", "%{http_code}", "-H", f"Authorization: {alice['Authorization']}",
+                           "-H", "Content-Type: text/plain", "--data-binary", f"@{upload}", f"{server}/v1/fragments"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.endswith("413") and '"code":413' in proc.stdout
