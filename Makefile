@@ -1,5 +1,5 @@
 # The two commands a user needs:
-#   make run    bring the local lab up and run the whole job on it
+#   make run    bring the local lab up, run the whole job on it, then use the service
 #   make test   every test: lint, unit, Molecule, end to end on a lab of its own
 # Both set up what they need first (packages, dockerd, .venv, base images).
 SHELL := /bin/bash
@@ -13,6 +13,7 @@ LAB_INVENTORY := -i inventory/lab -i .lab/$(LAB_NAME)/inventory
 
 run: setup lab-up
 	ansible-playbook $(LAB_INVENTORY) playbooks/site.yml
+	ansible-playbook $(LAB_INVENTORY) playbooks/use.yml
 
 test: setup
 	scripts/test.sh
