@@ -44,3 +44,18 @@ def test_ansible_builder_accepts_the_execution_environment(tmp_path):
     assert (build / "bindep.txt").read_text() == (COLLECTION / "bindep.txt").read_text()
     assert yaml.safe_load((build / "fragments-deploy/galaxy.yml").read_text())["name"] == "deploy"
     assert "fragments/deploy" in (tmp_path / "context/Dockerfile").read_text()
+
+
+def test_the_example_vault_file_holds_htpasswd_lines(tmp_path):
+    """docs/examples/users.vault.yml, encrypted with the documented example password."""
+    import bcrypt
+
+    password_file = tmp_path / "pass"
+    password_file.write_text("example\n")
+    view = subprocess.run([BIN / "ansible-vault", "view", "--vault-password-file", password_file,
+                           ROOT / "docs/examples/users.vault.yml"], capture_output=True, text=True)
+    assert view.returncode == 0, view.stderr
+    [line] = yaml.safe_load(view.stdout)["vault_fragments_htpasswd"].splitlines()
+    user, hashed = line.split(":", 1)
+    assert user == "alice@example.com"
+    assert bcrypt.checkpw(b"example-password", ("$2b$" + hashed[4:]).encode())
