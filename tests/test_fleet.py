@@ -4,10 +4,15 @@ of its own."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
 import time
+import urllib.error
+import urllib.request
+
+import bcrypt
 
 import docker
 import pytest
@@ -67,6 +72,46 @@ def test_site_releases_provisions_deploys_and_shows_status(fleet):
     assert "answered 200" in flat(run.output)
 
 
+def credentials(lab) -> tuple[str, str]:
+    user, password = (lab.state_dir / "app-credentials").read_text().strip().split(":", 1)
+    return user, password
+
+
+def call(url: str, user: str, password: str, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes, dict]:
+    headers = {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode(),
+               "Content-Type": "text/plain"}
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), dict(exc.headers)
+
+
+def test_the_generated_user_works_through_every_host(fleet):
+    """use.yml's round trip through the first host, then one through each host; a wrong password
+    is refused; an upload over the service's limit gets the service's own 413 through the proxy,
+    with urllib (which sends the whole body first) and with curl."""
+    used = fleet.play("use.yml")
+    assert used.returncode == 0, used.output
+    assert "/v1/fragments as lab@fragments.test -> 201" in flat(used.output) and "-> 200: Hello from" in flat(used.output)
+    assert 'curl -u "$(cat ' in used.output and credentials(fleet)[1] not in used.output
+    user, password = credentials(fleet)
+    for url in fleet.app_urls():
+        code, body, headers = call(url + "/v1/fragments", user, password, "POST", b"through " + url.encode())
+        assert code == 201, body
+        assert call(headers["Location"], user, password)[:2] == (200, b"through " + url.encode())
+        assert call(url + "/v1/fragments", user, "wrong-" + password)[0] == 401
+    url = fleet.app_urls()[0]
+    code, body, _ = call(url + "/v1/fragments", user, password, "POST", b"x" * (6 * 1024 * 1024))
+    assert code == 413 and json.loads(body)["error"]["code"] == 413
+    upload = fleet.state_dir / "too-large"
+    upload.write_bytes(b"x" * (6 * 1024 * 1024))
+    curl = subprocess.run(["curl", "-sS", "-u", f"{user}:{password}", "-H", "Content-Type: text/plain", "--data-binary",
+                           f"@{upload}", "-w", " %{http_code}", url + "/v1/fragments"], capture_output=True, text=True)
+    assert curl.stdout.endswith(" 413") and '"code":413' in curl.stdout, curl.stdout + curl.stderr
+
+
 def test_site_again_changes_nothing(fleet):
     run = play(fleet, "site.yml", release_labels=["v1"])
     assert run.returncode == 0, run.output
@@ -96,6 +141,29 @@ def test_rolling_v2_keeps_the_fleet_answering(fleet):
     assert "2 of 2 hosts run it healthy" in flat(status.output) and "DRIFT" not in status.output
 
 
+def test_a_new_password_takes_effect_through_the_health_gate(fleet, tmp_path):
+    """The user's password rotated in the deploy's variables: a redeploy of the same release
+    under a request loop drops no request; then the old password is refused and the new one
+    taken. The lab's own users come back afterwards."""
+    user, old = credentials(fleet)
+    new = "rotated-" + old[:12]
+    hashed = bcrypt.hashpw(new.encode(), bcrypt.gensalt(rounds=6)).decode()
+    rotated = tmp_path / "rotated.yml"
+    rotated.write_text(json.dumps({"all": {"vars": {"fragments_auth_files": {"htpasswd": [
+        {"name": "htpasswd", "content": f"{user}:{hashed}\n", "target": "/run/secrets/htpasswd"}]}}}}))
+    with FleetLoop(fleet.app_urls()) as loop:
+        run = ansible_playbook("deploy.yml", inventories=[*fleet.inventories, str(rotated)])
+        time.sleep(1)
+    assert run.returncode == 0, run.output
+    assert loop.fleet_failures == 0 and list(loop.host_failures.values()) == [0, 0]
+    for url in fleet.app_urls():
+        assert call(url + "/v1/fragments", user, old)[0] == 401
+        assert call(url + "/v1/fragments", user, new)[0] == 200
+    back = fleet.play("deploy.yml")
+    assert back.returncode == 0, back.output
+    assert call(fleet.app_urls()[0] + "/v1/fragments", user, old)[0] == 200
+
+
 def test_broken_v3_is_refused_and_the_fleet_stays_on_v2(fleet):
     """v3 fails its health check where FRAGMENTS_TEST_UNHEALTHY is set: here on the second
     host only. The first batch takes v3, the second refuses it, the rollout stops and the
@@ -111,7 +179,8 @@ def test_broken_v3_is_refused_and_the_fleet_stays_on_v2(fleet):
     first, second = sorted(fleet.hosts(), key=lambda host: host["name"])
     override = fleet.state_dir / "unhealthy-second-host.yml"
     override.write_text(json.dumps({"all": {"hosts": {second["name"]: {
-        "container_app_env": {"LOG_LEVEL": "info", "FRAGMENTS_TEST_UNHEALTHY": "1"}}}}}))
+        "container_app_env": {"LOG_LEVEL": "info", "HTPASSWD_FILE": "/run/secrets/htpasswd",
+                              "FRAGMENTS_TEST_UNHEALTHY": "1"}}}}}))
     with FleetLoop(fleet.app_urls()) as loop:
         run = ansible_playbook("deploy.yml", inventories=[*fleet.inventories, str(override)])
     assert run.returncode != 0

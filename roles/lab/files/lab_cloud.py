@@ -5,6 +5,8 @@ container, Docker not installed); stopping, starting and terminating the instanc
 start and remove it. Each running lab host publishes SSH and the app on free ports of the
 lab's loopback address, which it writes into the instance's lab:ssh-port and lab:app-port
 tags before the API call returns, so the lab's aws_ec2 inventory finds the host at once.
+It also serves the Cognito user pools' public keys, and only those, on the lab network's
+gateway, where apps on lab hosts fetch them as they would from AWS.
 
     lab_cloud.py --config CLOUD.json -H 127.0.0.1 -p PORT
 
@@ -17,12 +19,17 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import re
 import threading
+import urllib.request
 
 import docker
 from docker.types import Mount
 from moto import server
 from moto.ec2.models.instances import InstanceBackend
+from werkzeug.serving import make_server
+
+KEYS_PATH = re.compile(r"^/[a-z0-9-]+_[0-9A-Za-z]+/\.well-known/jwks\.json$")
 
 
 class LabHosts:
@@ -130,6 +137,22 @@ def install(hosts: LabHosts) -> None:
     InstanceBackend.terminate_instances = terminate
 
 
+def serve_keys(address: str, port: int, cloud: str) -> None:
+    """On the lab network's gateway, only the Cognito user pools' public keys (JWKS), as AWS
+    publishes them on the internet: apps on lab hosts verify tokens with them. No AWS API."""
+    def keys(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD") != "GET" or not KEYS_PATH.match(path):
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"only the user pools' public keys are served here\n"]
+        with urllib.request.urlopen(cloud + path, timeout=10) as answer:
+            body = answer.read()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    threading.Thread(target=make_server(address, port, keys, threaded=True).serve_forever, daemon=True).start()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", required=True, help="the lab's cloud settings (JSON)")
@@ -141,7 +164,11 @@ def main() -> None:
     for address in (args.host, config["bind_address"]):
         if not ipaddress.ip_address(address).is_loopback:
             raise SystemExit(f"the lab binds only to loopback addresses, not {address}")
+    keys = ipaddress.ip_address(config["keys_address"])
+    if not keys.is_private or keys.is_unspecified:
+        raise SystemExit(f"the lab serves keys only on its own network's gateway, not {keys}")
     install(LabHosts(config))
+    serve_keys(config["keys_address"], int(config["keys_port"]), f"http://{args.host}:{args.port}")
     server.main(["-H", args.host, "-p", str(args.port)])
 
 
