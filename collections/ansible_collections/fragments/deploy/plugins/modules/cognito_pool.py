@@ -169,7 +169,7 @@ def main():
                 email=dict(type="str"),
                 password=dict(type="str", required=True, no_log=True),
             )),
-            password_policy=dict(type="dict", default={}),
+            password_policy=dict(type="dict", default={}, no_log=False),
             update_password=dict(type="str", choices=["on_create", "always"], default="on_create"),
             tags=dict(type="dict", default={}),
             state=dict(type="str", choices=["present", "absent"], default="present"),
