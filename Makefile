@@ -8,12 +8,15 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 LAB_NAME ?= fragments-lab
 LAB_INVENTORY := -i inventory/lab -i .lab/$(LAB_NAME)/inventory
+# make run LOAD_BALANCER=true puts an Application Load Balancer in front of the hosts.
+LOAD_BALANCER ?= false
+RUN_VARS := -e ec2_hosts_load_balancer=$(LOAD_BALANCER)
 
 .PHONY: run test setup lab-up lab-down lint unit molecule e2e
 
 run: setup lab-up
-	ansible-playbook $(LAB_INVENTORY) playbooks/site.yml
-	ansible-playbook $(LAB_INVENTORY) playbooks/use.yml
+	ansible-playbook $(LAB_INVENTORY) $(RUN_VARS) playbooks/site.yml
+	ansible-playbook $(LAB_INVENTORY) $(RUN_VARS) playbooks/use.yml
 
 test: setup
 	scripts/test.sh

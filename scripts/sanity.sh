@@ -35,7 +35,7 @@ rm -rf "$tree/fragments/deploy/tests/output"
 find "$tree/fragments/deploy" -name __pycache__ -prune -exec rm -rf {} +
 # The collections our plugins and roles use, as galaxy.yml lists them.
 cp -r "$site/ansible_collections/amazon" "$tree/"
-for name in docker general crypto; do
+for name in docker general crypto aws; do
   cp -r "$site/ansible_collections/community/$name" "$tree/community/"
 done
 cd "$tree/fragments/deploy"

@@ -9,6 +9,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import boto3
 import docker
 import requests
 
@@ -76,6 +77,8 @@ class Lab:
     name: str = "fragments-e2e"
     registry_port: int = 15443
     moto_port: int = 15500
+    # More inventory sources after the lab's (e.g. variables for every run).
+    extra_inventories: list[str] = field(default_factory=list)
 
     @property
     def state_dir(self) -> Path:
@@ -88,7 +91,7 @@ class Lab:
 
     @property
     def inventories(self) -> list[str]:
-        return [str(ROOT / "inventory/lab"), str(self.state_dir / "inventory")]
+        return [str(ROOT / "inventory/lab"), str(self.state_dir / "inventory"), *self.extra_inventories]
 
     def up(self) -> Run:
         return ansible_playbook("lab_up.yml", *self.extra_vars)
@@ -130,6 +133,22 @@ class Lab:
         host, so that the next deploy of it must log in and pull."""
         remove = f"docker rm -f {' '.join(containers)}; " if containers else ""
         self.on_host(f"{remove}docker rmi -f registry.lab:{self.registry_port}/{APP_REPOSITORY}@{digest}")
+
+    def aws(self, service: str):
+        return boto3.client(service, endpoint_url=f"http://127.0.0.1:{self.moto_port}", region_name="us-east-1",
+                            aws_access_key_id="lab", aws_secret_access_key="lab")
+
+    def load_balancer(self) -> dict:
+        """The lab's load balancer: its address (the stand-in's, from its tag), its targets'
+        health as the AWS API reports it, and the running instances."""
+        elb = self.aws("elbv2")
+        [balancer] = elb.describe_load_balancers()["LoadBalancers"]
+        tags = {t["Key"]: t["Value"] for t in
+                elb.describe_tags(ResourceArns=[balancer["LoadBalancerArn"]])["TagDescriptions"][0]["Tags"]}
+        [group] = elb.describe_target_groups(LoadBalancerArn=balancer["LoadBalancerArn"])["TargetGroups"]
+        health = elb.describe_target_health(TargetGroupArn=group["TargetGroupArn"])["TargetHealthDescriptions"]
+        return {"url": tags["fragments-deploy:url"], "dns_name": balancer["DNSName"],
+                "targets": {t["Target"]["Id"]: t["TargetHealth"]["State"] for t in health}}
 
     def app_urls(self) -> list[str]:
         return [host["fragments_app_url"] for host in self.hosts()]

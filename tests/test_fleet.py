@@ -1,6 +1,8 @@
-"""End to end, the way a user drives it: site.yml to two hosts, a rolling v1 -> v2 under
-load, a broken v3 refused, status, rollback, the deploy lock, the lab taken down. A lab
-of its own."""
+"""End to end, the way a user drives it, with an Application Load Balancer in front of the
+hosts (the lab's haproxy stands in for it): site.yml to two hosts, the users, a rolling v1
+-> v2 under load through the load balancer and every host, a password rotated, a broken
+v3 refused, rollback, a host's app stopped, 2 -> 3 -> 2 hosts with registrations in step,
+the deploy lock, teardown, the lab taken down. A lab of its own."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import docker
 import pytest
 
 from lab import ROOT, Lab, ansible_playbook, flat
-from loops import FleetLoop
+from loops import FleetLoop, RequestLoop
 
 pytestmark = pytest.mark.e2e
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
@@ -33,6 +35,12 @@ def fleet(tmp_path_factory):
     source = tmp_path_factory.mktemp("fleet") / "service"
     shutil.copytree(ROOT / "service", source, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "tests"))
     (source / ".gitignore").write_text("build-ca/*.crt\n")
+    # The switch, from an inventory source whose group_vars/all come last (and so win).
+    balanced = tmp_path_factory.mktemp("load-balancer")
+    (balanced / "hosts.yml").write_text("all: {}\n")
+    (balanced / "group_vars").mkdir()
+    (balanced / "group_vars/all.yml").write_text("ec2_hosts_load_balancer: true\n")
+    lab.extra_inventories = [str(balanced)]
     subprocess.run(["git", "init", "-q", str(source)], check=True)
     commit(source, "v1")
     lab.source = source
@@ -69,7 +77,12 @@ def test_site_releases_provisions_deploys_and_shows_status(fleet):
     assert versions(fleet) == ["v1", "v1"]
     assert running_digests(fleet) == {record(fleet)["current"]["digest"]}
     assert "2 of 2 hosts run it healthy" in flat(run.output)
-    assert "answered 200" in flat(run.output)
+    # One address for the fleet: status shows the load balancer and asks through it.
+    balancer = fleet.load_balancer()
+    assert f"load balancer: {balancer['dns_name']} ({balancer['url']})" in flat(run.output)
+    assert "The load balancer answered 200" in flat(run.output)
+    assert balancer["targets"] == {host["instance_id"]: "healthy" for host in fleet.hosts()}
+    assert FleetLoop.ask(balancer["url"]) == "v1"
 
 
 def credentials(lab) -> tuple[str, str]:
@@ -77,15 +90,15 @@ def credentials(lab) -> tuple[str, str]:
     return user, password
 
 
-def call(url: str, user: str, password: str, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes, dict]:
+def call(url: str, user: str, password: str, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes, object]:
     headers = {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode(),
                "Content-Type": "text/plain"}
     request = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read(), dict(response.headers)
+            return response.status, response.read(), response.headers
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(), dict(exc.headers)
+        return exc.code, exc.read(), exc.headers
 
 
 def test_the_generated_user_works_through_every_host(fleet):
@@ -100,7 +113,7 @@ def test_the_generated_user_works_through_every_host(fleet):
     for url in fleet.app_urls():
         code, body, headers = call(url + "/v1/fragments", user, password, "POST", b"through " + url.encode())
         assert code == 201, body
-        assert call(headers["Location"], user, password)[:2] == (200, b"through " + url.encode())
+        assert call(headers.get("Location"), user, password)[:2] == (200, b"through " + url.encode())
         assert call(url + "/v1/fragments", user, "wrong-" + password)[0] == 401
     url = fleet.app_urls()[0]
     code, body, _ = call(url + "/v1/fragments", user, password, "POST", b"x" * (6 * 1024 * 1024))
@@ -124,10 +137,13 @@ def test_rolling_v2_keeps_the_fleet_answering(fleet):
     released = play(fleet, "release.yml", release_labels=["v2"])
     assert released.returncode == 0, released.output
     v2 = record(fleet)["current"]["digest"]
-    with FleetLoop(fleet.app_urls()) as loop:
+    with FleetLoop(fleet.app_urls()) as loop, RequestLoop(fleet.load_balancer()["url"]) as through_balancer:
         run = play(fleet, "deploy.yml")
         time.sleep(1)
     assert run.returncode == 0, run.output
+    print(f"rollout through the load balancer: {sum(through_balancer.versions.values())} answered, "
+          f"{len(through_balancer.failures)} failed, {through_balancer.versions}")
+    assert through_balancer.failures == [] and set(through_balancer.versions) == {"v1", "v2"}
     print(f"rollout under load: {loop.requests} requests, fleet failures {loop.fleet_failures}, "
           f"per host {list(loop.host_failures.values())}, versions {loop.versions}")
     assert loop.fleet_failures == 0
@@ -141,18 +157,16 @@ def test_rolling_v2_keeps_the_fleet_answering(fleet):
     assert "2 of 2 hosts run it healthy" in flat(status.output) and "DRIFT" not in status.output
 
 
-def test_a_new_password_takes_effect_through_the_health_gate(fleet, tmp_path):
+def test_a_new_password_takes_effect_through_the_health_gate(fleet):
     """The user's password rotated in the deploy's variables: a redeploy of the same release
     under a request loop drops no request; then the old password is refused and the new one
     taken. The lab's own users come back afterwards."""
     user, old = credentials(fleet)
     new = "rotated-" + old[:12]
     hashed = bcrypt.hashpw(new.encode(), bcrypt.gensalt(rounds=6)).decode()
-    rotated = tmp_path / "rotated.yml"
-    rotated.write_text(json.dumps({"all": {"vars": {"fragments_auth_files": {"htpasswd": [
-        {"name": "htpasswd", "content": f"{user}:{hashed}\n", "target": "/run/secrets/htpasswd"}]}}}}))
+    rotated = {"htpasswd": [{"name": "htpasswd", "content": f"{user}:{hashed}\n", "target": "/run/secrets/htpasswd"}]}
     with FleetLoop(fleet.app_urls()) as loop:
-        run = ansible_playbook("deploy.yml", inventories=[*fleet.inventories, str(rotated)])
+        run = fleet.play("deploy.yml", "-e", json.dumps({"fragments_auth_files": rotated}))
         time.sleep(1)
     assert run.returncode == 0, run.output
     assert loop.fleet_failures == 0 and list(loop.host_failures.values()) == [0, 0]
@@ -207,6 +221,45 @@ def test_rollback_goes_to_the_release_before_the_running_one(fleet):
     assert running_digests(fleet) == {v1}
 
 
+def test_a_host_whose_app_stops_leaves_the_rest_answering(fleet):
+    """One host's app stopped by hand: requests through the load balancer keep succeeding
+    through the other, and the target group calls that host unhealthy; started again, healthy."""
+    first, second = fleet.hosts()
+    balancer = fleet.load_balancer()
+    with RequestLoop(balancer["url"]) as loop:
+        assert fleet.on_host("docker stop fragments", second)[0] == 0
+        deadline = time.monotonic() + 30
+        while fleet.load_balancer()["targets"][second["instance_id"]] != "unhealthy" and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(2)
+    assert fleet.load_balancer()["targets"] == {first["instance_id"]: "healthy", second["instance_id"]: "unhealthy"}
+    assert loop.failures == [] and sum(loop.versions.values()) > 50
+    assert fleet.on_host("docker start fragments", second)[0] == 0
+    deadline = time.monotonic() + 30
+    while fleet.load_balancer()["targets"][second["instance_id"]] != "healthy" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert fleet.load_balancer()["targets"][second["instance_id"]] == "healthy"
+
+
+def test_scaling_keeps_the_registrations_in_step(fleet):
+    """2 -> 3 -> 2 hosts: a new host joins the target group only once it serves (the deploy
+    puts it in); a host that goes leaves it, drained, before it is terminated."""
+    grown = fleet.provision(3)
+    assert grown.returncode == 0, grown.output
+    hosts = fleet.hosts()
+    assert len(hosts) == 3
+    assert set(fleet.load_balancer()["targets"]) == {host["instance_id"] for host in hosts[:2]}  # not the new one yet
+    deploy = fleet.play("deploy.yml")
+    assert deploy.returncode == 0, deploy.output
+    assert fleet.load_balancer()["targets"] == {host["instance_id"]: "healthy" for host in hosts}
+    shrunk = fleet.provision(2)
+    assert shrunk.returncode == 0, shrunk.output
+    left = fleet.hosts()
+    # One of the two oldest went (they started together); the newest stays.
+    assert len(left) == 2 and hosts[2]["instance_id"] in {host["instance_id"] for host in left}
+    assert fleet.load_balancer()["targets"] == {host["instance_id"]: "healthy" for host in left}
+
+
 def test_a_held_lock_refuses_the_deploy_until_unlocked(fleet):
     first, second = fleet.hosts()
     lock = {"owner": "carol@elsewhere 2026-11-28T00:00:00Z 1", "epoch": time.time() - 7200,
@@ -228,12 +281,24 @@ def test_a_held_lock_refuses_the_deploy_until_unlocked(fleet):
     assert "Released the lock of carol@elsewhere" in flat(unlock.output)
 
 
-def test_lab_down_removes_the_lab_and_its_hosts_and_nothing_else(fleet):
-    """With both hosts still running: the lab's containers, volumes, network and state go;
-    a container and a volume that only share the name prefix stay. (Teardown of what
-    provision made: test_provision.py.)"""
+def test_teardown_leaves_nothing_of_ours(fleet):
+    """The load balancer, its target group and security group go with the rest, in order."""
+    run = fleet.play("teardown.yml", "-e", "ec2_hosts_confirm=fragments-lab")
+    assert run.returncode == 0, run.output
+    elb, ec2 = fleet.aws("elbv2"), fleet.aws("ec2")
+    assert elb.describe_load_balancers()["LoadBalancers"] == []
+    assert elb.describe_target_groups()["TargetGroups"] == []
+    ours = [{"Name": "tag:ManagedBy", "Values": ["fragments-deploy"]}]
+    assert ec2.describe_security_groups(Filters=ours)["SecurityGroups"] == []
+    assert [i for r in ec2.describe_instances(Filters=ours)["Reservations"] for i in r["Instances"]
+            if i["State"]["Name"] != "terminated"] == []
+    assert fleet.hosts() == []
+
+
+def test_lab_down_removes_the_lab_and_nothing_else(fleet):
+    """The lab's containers (registry, the load balancer's stand-in), volumes, network and
+    state go; a container and a volume that only share the name prefix stay."""
     client = docker.from_env()
-    assert len(fleet.hosts()) == 2
     bystander = client.containers.create("fragments-base/debian:bookworm", ["sleep", "60"],
                                          name=f"{fleet.name}-bystander", labels={"fragments.lab": "someone-else"})
     bystander_volume = client.volumes.create(f"{fleet.name}-bystander", labels={"fragments.lab": "someone-else"})

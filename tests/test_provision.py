@@ -68,6 +68,12 @@ def lab_host_containers(lab) -> dict[str, str]:
     ({"ec2_hosts_count": -1}, "ec2_hosts_count must be a whole number, 0 or more, not -1"),
     ({"ec2_hosts_ami_family": "debian-12"}, "No debian-12 image for x86_64 in us-east-1"),
     ({"ec2_hosts_vpc_id": "vpc-0123abcd"}, "set ec2_hosts_subnet_id"),
+    ({"ec2_hosts_load_balancer": True, "ec2_hosts_lb_certificate_arn": "arn:aws:iam::123456789012:server-certificate/web"},
+     "ec2_hosts_lb_certificate_arn must be an ACM certificate ARN"),
+    ({"ec2_hosts_load_balancer": True, "ec2_hosts_lb_health_path": "health"},
+     "ec2_hosts_lb_health_path must start with a slash, not health"),
+    ({"ec2_hosts_load_balancer": True, "ec2_hosts_vpc_id": "vpc-0123abcd", "ec2_hosts_subnet_id": "subnet-0123abcd"},
+     "a load balancer needs two subnets in different zones"),
 ])
 def test_bad_input_is_refused_before_anything_is_created(ec2_lab, ec2, overrides, message):
     run = ec2_lab.play("provision.yml", "-e", json.dumps(overrides))

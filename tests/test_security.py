@@ -34,8 +34,9 @@ class ProcessWatch(Loop):
         self.samples = 0
 
     def tick(self):
-        local = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-        remote = self.host.exec_run(["ps", "-eo", "args"]).output.decode()
+        # -ww: whole command lines (without it ps cuts them at 80 columns when not on a terminal).
+        local = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
+        remote = self.host.exec_run(["ps", "-ww", "-eo", "args"]).output.decode()
         self.lines.update((local + remote).splitlines())
         self.samples += 1
 
@@ -57,12 +58,17 @@ def verbose_runs(lab, app_images, tmp_path_factory):
         release = lab.play("release.yml", "-vvv", "-e", json.dumps({
             "release_source_dir": str(source), "release_repository": "e2e/security",
             "release_record_dir": str(tmp_path_factory.mktemp("records")), "release_build_args": {}}))
-        deploy = lab.play("deploy.yml", "-vvv", "-e", json.dumps({
+        # The secret goes in a vars file only its owner reads, never on a command line.
+        secret_vars = tmp_path_factory.mktemp("vars") / "deploy.json"
+        secret_vars.write_text(json.dumps({
             "container_app_image": f"registry.lab:{lab.registry_port}/{APP_REPOSITORY}",
             "container_app_resolve_image": f"127.0.0.1:{lab.registry_port}/{APP_REPOSITORY}",
             "deploy_digest": v2,
-            "container_app_secret_files": [{"name": "api-token", "content": SECRET_FILE_CONTENT,
-                                             "target": "/run/secrets/api-token"}]}))
+            # The app's users stay; one more secret file beside them.
+            "container_app_secret_files": "{{ fragments_auth_files.htpasswd + [{'name': 'api-token', 'content': '"
+                                          + SECRET_FILE_CONTENT + "', 'target': '/run/secrets/api-token'}] }}"}))
+        secret_vars.chmod(0o600)
+        deploy = lab.play("deploy.yml", "-vvv", "-e", f"@{secret_vars}")
     assert release.returncode == 0, release.output[-3000:]
     assert deploy.returncode == 0, deploy.output[-3000:]
     # Both logged in: the release's task ran with its arguments hidden; the host pulled (and
@@ -150,7 +156,9 @@ def test_the_service_image_holds_no_ca_files_keys_or_credentials(lab, app_images
     finally:
         container.remove()
     names = []
-    forbidden_content = [*ca_bodies, b"PRIVATE KEY-----", lab.registry_password().encode()]
+    forbidden_content = [*ca_bodies, lab.registry_password().encode()]
+    # A private key's PEM block: the header and a base64 body (libraries name the header in their code).
+    private_key = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----\s*[A-Za-z0-9+/=\s]{64,}")
     with tarfile.open(fileobj=archive) as tar:
         for member in tar:
             names.append(member.name)
@@ -158,6 +166,7 @@ def test_the_service_image_holds_no_ca_files_keys_or_credentials(lab, app_images
                 data = tar.extractfile(member).read()
                 hits = [pattern for pattern in forbidden_content if pattern in data]
                 assert not hits, f"{member.name} holds {hits}"
+                assert not private_key.search(data), f"{member.name} holds a private key"
     assert any(name.endswith("fragments/__init__.pyc") or "fragments/" in name for name in names)
     bad_names = re.compile(r"(build-ca|\.pem$|\.key$|\.crt$|id_rsa|id_ed25519|\.docker/config\.json|\.netrc|pip\.conf)")
     assert [name for name in names if bad_names.search(name)] == []

@@ -6,7 +6,8 @@ start and remove it. Each running lab host publishes SSH and the app on free por
 lab's loopback address, which it writes into the instance's lab:ssh-port and lab:app-port
 tags before the API call returns, so the lab's aws_ec2 inventory finds the host at once.
 It also serves the Cognito user pools' public keys, and only those, on the lab network's
-gateway, where apps on lab hosts fetch them as they would from AWS.
+gateway, where apps on lab hosts fetch them as they would from AWS; and it stands haproxy in
+for each Application Load Balancer (lab_lb.py).
 
     lab_cloud.py --config CLOUD.json -H 127.0.0.1 -p PORT
 
@@ -28,6 +29,8 @@ from docker.types import Mount
 from moto import server
 from moto.ec2.models.instances import InstanceBackend
 from werkzeug.serving import make_server
+
+import lab_lb
 
 KEYS_PATH = re.compile(r"^/[a-z0-9-]+_[0-9A-Za-z]+/\.well-known/jwks\.json$")
 
@@ -168,6 +171,7 @@ def main() -> None:
     if not keys.is_private or keys.is_unspecified:
         raise SystemExit(f"the lab serves keys only on its own network's gateway, not {keys}")
     install(LabHosts(config))
+    lab_lb.install(lab_lb.LabLoadBalancers(config))
     serve_keys(config["keys_address"], int(config["keys_port"]), f"http://{args.host}:{args.port}")
     server.main(["-H", args.host, "-p", str(args.port)])
 

@@ -35,12 +35,25 @@ class Refused(Exception):
         self.outcome = outcome
 
 
-def render_upstream(name, address, port):
-    """The upstream file's text; with no port, a server marked down (the proxy answers 502)."""
+def render_upstream(name, address, port, backup=None):
+    """The upstream file's text; with no port, a server marked down (the proxy answers 502).
+    `backup` is the container's own address: while dockerd restarts (live-restore keeps the
+    container), the published port's proxy process is gone and nginx reaches it there."""
     target = "[%s]" % address if ":" in address else address
     # max_fails=0: one failed connection must not make nginx refuse the only server for 10 s.
-    server = "server %s:%d max_fails=0;" % (target, port) if port else "server %s:1 down;" % target
-    return "# Written by fragments.deploy.app_deploy: where the proxy sends the traffic of %s.\n%s\n" % (name, server)
+    lines = ["server %s:%d max_fails=0;" % (target, port) if port else "server %s:1 down;" % target]
+    if port and backup:
+        lines.append("server %s backup max_fails=0;" % backup)
+    return "# Written by fragments.deploy.app_deploy: where the proxy sends the traffic of %s.\n%s\n" % (
+        name, "\n".join(lines))
+
+
+def direct_address(container, port):
+    """The container's own address on its first network, with the app's port, or None."""
+    for network in ((container or {}).get("NetworkSettings", {}).get("Networks") or {}).values():
+        if network.get("IPAddress"):
+            return "%s:%d" % (network["IPAddress"], port)
+    return None
 
 
 def established_to(port, tables):
@@ -183,16 +196,18 @@ class Deployer:
         self.changed = True
         return True
 
-    def point_proxy_at(self, port):
-        """Write the upstream file for `port`, have nginx test it, and reload gracefully:
-        new connections go to `port` once this returns; old workers finish theirs."""
+    def point_proxy_at(self, port, container=None):
+        """Write the upstream file for `port` (with `container`'s own address as backup), have
+        nginx test it, and reload gracefully: new connections go to `port` once this returns;
+        old workers finish theirs."""
         path = self.app.upstream_file
         try:
             with open(path) as handle:
                 before = handle.read()
         except (IOError, OSError):
             before = None
-        self.write_file(path, render_upstream(self.params["name"], self.params["bind_address"], port), 0o644)
+        backup = direct_address(container, self.params["port"])
+        self.write_file(path, render_upstream(self.params["name"], self.params["bind_address"], port, backup), 0o644)
         try:
             run_command(["nginx", "-t", "-q"], timeout=30)
         except CommandError as exc:
@@ -224,6 +239,13 @@ class Deployer:
             time.sleep(0.02)
         raise Refused("The proxy did not send requests to %s within 10 s of its reload (last answer: %s); "
                       "see the host's nginx error log." % (want, seen), outcome="refused")
+
+    def upstream_text(self):
+        try:
+            with open(self.app.upstream_file) as handle:
+                return handle.read()
+        except (IOError, OSError):
+            return None
 
     @staticmethod
     def write_file(path, text, mode):
@@ -525,18 +547,26 @@ class Deployer:
             current = self.recover(current, candidate)
         running = bool(current and current["State"].get("Running"))
         previous_digest = labels(current).get(LABEL + "digest", "") if running else ""
-        up_to_date = (running and self.matches(current)
-                      and self.app.upstream() == container_port(current))
+        serves = running and self.matches(current) and self.app.upstream() == container_port(current)
+        # The upstream file exactly as it should be: a container restarted (new address) or
+        # an older version of this module (no backup line) leaves it to be written again.
+        proxy_current = serves and self.upstream_text() == render_upstream(
+            self.params["name"], self.params["bind_address"], container_port(current),
+            direct_address(current, self.params["port"]))
+        up_to_date = serves and proxy_current
         diff = self.diff(current)
 
         if self.params["state"] == "pulled":
             if not up_to_date:
                 self.pull()
             return self.answer("pulled", current, previous_digest, up_to_date, diff=diff)
-        if up_to_date:
+        if serves:
             if not self.module.check_mode:
                 self.start_proxy()
-            return self.answer("unchanged", current, previous_digest, True, diff=diff)
+                if not proxy_current:
+                    self.point_proxy_at(container_port(current), current)
+                    self.changed = True
+            return self.answer("unchanged", current, previous_digest, up_to_date, diff=diff)
         if self.module.check_mode:
             self.pull()
             self.changed = True
@@ -562,14 +592,14 @@ class Deployer:
 
         started = time.monotonic()
         try:
-            self.point_proxy_at(port)
+            self.point_proxy_at(port, self.docker.inspect(self.app.candidate))
         except Refused:
             self.put_back(reused)
             raise
         self.timed("switch", started)
         healthy, seen = self.check_through_proxy()
         if not healthy:
-            self.point_proxy_at(old_port)
+            self.point_proxy_at(old_port, current if running else None)
             self.put_back(reused)
             self.record("rolled-back", previous_digest)
             raise Refused("%s was healthy on its own address but not once it took the traffic (%s); the traffic "

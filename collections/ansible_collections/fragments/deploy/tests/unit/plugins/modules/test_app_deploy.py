@@ -94,6 +94,13 @@ def test_the_upstream_file_names_the_port_or_nothing(tmp_path):
     assert app.upstream() == 18081 and "max_fails=0" in path.read_text()
     path.write_text(app_deployer.render_upstream("web", "127.0.0.1", None))
     assert app.upstream() is None  # a server marked down serves nothing
+    # The container's own address as backup: the first server line is still the one that counts.
+    container = {"NetworkSettings": {"Networks": {"bridge": {"IPAddress": "172.17.0.5"}}}}
+    backup = app_deployer.direct_address(container, 8080)
+    path.write_text(app_deployer.render_upstream("web", "127.0.0.1", 18080, backup))
+    assert backup == "172.17.0.5:8080" and app.upstream() == 18080
+    assert path.read_text().splitlines()[-1] == "server 172.17.0.5:8080 backup max_fails=0;"
+    assert app_deployer.direct_address({"NetworkSettings": {"Networks": {}}}, 8080) is None
 
 
 def test_drain_counts_only_established_connections_to_the_old_port():
