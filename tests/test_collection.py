@@ -1,5 +1,6 @@
 """The collection as another project uses it: built, installed into a scratch project
-outside this repository, and used by full role names to run an image that is not ours."""
+outside this repository, and used by full role names, with only documented inputs, to
+release an image that is not ours and deploy it."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.e2e
 VENV = ROOT / ".venv/bin"
 
 
-def test_built_collection_deploys_any_image_from_a_scratch_project(lab, tmp_path):
+def test_built_collection_releases_and_deploys_any_image_from_a_scratch_project(lab, tmp_path):
     built = tmp_path / "dist"
     subprocess.run([VENV / "ansible-galaxy", "collection", "build", ROOT / "collections/ansible_collections/fragments/deploy",
                     "--output-path", built], check=True, capture_output=True)
@@ -32,21 +33,21 @@ def test_built_collection_deploys_any_image_from_a_scratch_project(lab, tmp_path
     subprocess.run([VENV / "ansible-galaxy", "collection", "install", "--offline", "-p", project / "collections",
                     artifact], check=True, capture_output=True, cwd=project, env=env)
 
-    # An image that is not the fragments service: Python's http.server, with its own HEALTHCHECK.
+    # An image that is not the fragments service: Python's http.server, with its own HEALTHCHECK,
+    # in a git work tree of its own (release tags the commit).
     registry = f"127.0.0.1:{lab.registry_port}"
-    context = tmp_path / "hello"
+    context = project / "hello"
     context.mkdir()
     (context / "Dockerfile").write_text(textwrap.dedent("""\
         FROM fragments-base/python:bookworm
         CMD ["python3", "-m", "http.server", "8000"]
         HEALTHCHECK --interval=1s CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/')"]
         """))
-    client = docker.from_env()
-    client.images.build(path=str(context), tag=f"{registry}/scratch/hello:v1", rm=True, forcerm=True)
+    git = ["git", "-c", "user.name=scratch", "-c", "user.email=scratch@example.com", "-C", str(project)]
+    subprocess.run(git + ["init", "-q"], check=True)
+    subprocess.run(git + ["add", "hello"], check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "hello"], check=True)
     password = lab.registry_password()
-    for line in client.images.push(f"{registry}/scratch/hello", tag="v1", stream=True, decode=True,
-                                   auth_config={"username": "fragments", "password": password}):
-        assert "error" not in line, line
 
     [host] = lab.hosts()
     (project / "inventory.yml").write_text(yaml.safe_dump({"all": {"children": {"web": {"hosts": {"web1": {
@@ -54,34 +55,41 @@ def test_built_collection_deploys_any_image_from_a_scratch_project(lab, tmp_path
         "ansible_ssh_private_key_file": str(lab.state_dir / "id_ed25519"),
         "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
         "ansible_python_interpreter": "/usr/bin/python3"}}}}}}))
+    # Only inputs the roles' READMEs document; the release the first play makes is what the second deploys.
     (project / "site.yml").write_text(textwrap.dedent(f"""\
+        - hosts: localhost
+          gather_facts: false
+          roles:
+            - role: fragments.deploy.release
+              vars:
+                release_source_dir: "{{{{ playbook_dir }}}}/hello"
+                release_registry: {registry}
+                release_repository: scratch/hello
+                release_labels: [v1]
+                release_registry_username: fragments
+                release_registry_password: "{{{{ lookup('env', 'HELLO_REGISTRY_PASSWORD') }}}}"
+                release_registry_ca_path: {lab.state_dir / 'ca.crt'}
+                release_record_dir: "{{{{ playbook_dir }}}}/releases"
+
         - hosts: web
           become: true
           gather_facts: false
           roles:
-            - role: fragments.deploy.docker_engine
+            - role: fragments.deploy.deploy
               vars:
+                deploy_group: web
                 docker_engine_registry_cas:
                   - registry: registry.lab:{lab.registry_port}
                     ca: "{{{{ lookup('file', '{lab.state_dir / 'ca.crt'}') }}}}"
-            - role: fragments.deploy.proxy
-              vars:
-                proxy_app_name: hello
                 proxy_http_port: 8090
-            - role: fragments.deploy.container_app
-              vars:
                 container_app_name: hello
                 container_app_image: registry.lab:{lab.registry_port}/scratch/hello
-                container_app_resolve_image: {registry}/scratch/hello
-                container_app_tag: v1
                 container_app_port: 8000
                 # Another app runs on this host: other loopback ports, its proxy on 8090.
                 container_app_host_ports: [18090, 18091]
-                container_app_proxy_check_url: http://127.0.0.1:8090/
                 container_app_registry: registry.lab:{lab.registry_port}
                 container_app_registry_username: fragments
                 container_app_registry_password: "{{{{ lookup('env', 'HELLO_REGISTRY_PASSWORD') }}}}"
-                container_app_registry_ca_path: {lab.state_dir / 'ca.crt'}
         """))
     env["HELLO_REGISTRY_PASSWORD"] = password
     listed = subprocess.run([VENV / "ansible-galaxy", "collection", "list", "fragments.deploy", "--format", "json"],
@@ -92,9 +100,13 @@ def test_built_collection_deploys_any_image_from_a_scratch_project(lab, tmp_path
                          timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
     assert password not in run.stdout + run.stderr
-    inner = client.containers.get(host["container"])
+    record = json.loads((project / "releases" / "scratch--hello.json").read_text())
+    digest = record["current"]["digest"]
+    inner = docker.from_env().containers.get(host["container"])
     status = inner.exec_run(["docker", "inspect", "-f", "{{.State.Health.Status}} {{.Config.Image}}", "hello"])
     health, image = status.output.decode().split()
     assert health == "healthy"
-    assert image.startswith(f"registry.lab:{lab.registry_port}/scratch/hello@sha256:")
-    inner.exec_run(["docker", "rm", "-f", "hello"])
+    assert image == f"registry.lab:{lab.registry_port}/scratch/hello@{digest}"
+    served = inner.exec_run(["python3", "-c", "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8090/').status)"])
+    assert served.output.decode().strip() == "200", served.output
+    inner.exec_run(["docker", "rm", "-f", "hello", "hello-previous"])

@@ -70,6 +70,8 @@ def lab_host_containers(lab) -> dict[str, str]:
     ({"ec2_hosts_vpc_id": "vpc-0123abcd"}, "set ec2_hosts_subnet_id"),
     ({"ec2_hosts_load_balancer": True, "ec2_hosts_lb_certificate_arn": "arn:aws:iam::123456789012:server-certificate/web"},
      "ec2_hosts_lb_certificate_arn must be an ACM certificate ARN"),
+    ({"ec2_hosts_load_balancer": True, "ec2_hosts_lb_health_timeout": 5, "ec2_hosts_lb_health_interval": 5},
+     "waits ec2_hosts_lb_health_timeout (2 or more, less than the interval), not 5 and 5"),
     ({"ec2_hosts_load_balancer": True, "ec2_hosts_lb_health_path": "health"},
      "ec2_hosts_lb_health_path must start with a slash, not health"),
     ({"ec2_hosts_load_balancer": True, "ec2_hosts_vpc_id": "vpc-0123abcd", "ec2_hosts_subnet_id": "subnet-0123abcd"},

@@ -52,11 +52,10 @@ def cell(value):
 
 
 def status_table(rows, columns):
-    try:
-        keys = [column[0] for column in columns]
-        titles = [column[1] for column in columns]
-    except (TypeError, ValueError):
-        raise AnsibleFilterError("status_table: columns must be pairs [key, title]")
+    if not all(isinstance(column, (list, tuple)) and len(column) == 2 for column in columns):
+        raise AnsibleFilterError("status_table: columns must be pairs [key, title], not %r" % (columns,))
+    keys = [column[0] for column in columns]
+    titles = [column[1] for column in columns]
     cells = [[cell(row.get(key)) for key in keys] for row in rows]
     widths = [max(len(line[i]) for line in cells + [titles]) for i in range(len(keys))]
     return ["  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip()

@@ -22,8 +22,8 @@ except ImportError:  # pragma: no cover - Python 2 hosts are not supported
     HTTPConnection = HTTPSConnection = urlsplit = None
 
 from ansible_collections.fragments.deploy.plugins.module_utils.app_host import (
-    LABEL, App, CommandError, Docker, container_port, describe, labels, make_dir, now_utc, proxy_running,
-    run_command)
+    LABEL, App, CommandError, Docker, accepting_workers, container_port, describe, labels, make_dir, now_utc,
+    proxy_running, run_command)
 from ansible_collections.fragments.deploy.plugins.module_utils.app_settings import file_owner, fingerprint
 
 
@@ -218,9 +218,25 @@ class Deployer:
             raise Refused("The proxy refused its configuration (nginx -t: %s); it was not reloaded and the running "
                           "version was left serving." % " ".join(str(exc).split()), outcome="refused")
         if not self.start_proxy():  # a fresh start reads the new configuration
-            os.kill(proxy_running(), signal.SIGHUP)
+            master = proxy_running()
+            old_workers = accepting_workers(master)
+            os.kill(master, signal.SIGHUP)
+            self.wait_for_old_workers(master, old_workers)
         if port:
             self.wait_for_upstream(port)
+
+    def wait_for_old_workers(self, master, old_workers):
+        """Until no worker from before the reload accepts connections: one of them would still
+        send a new request where the old configuration says (they finish what they hold)."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            left = set(old_workers) & set(accepting_workers(master))
+            if not left:
+                return
+            time.sleep(0.01)
+        raise Refused("The proxy's workers from before the reload still accept connections 10 s after it (pids %s); "
+                      "see the host's nginx error log." % ", ".join(str(pid) for pid in sorted(left)),
+                      outcome="refused")
 
     def wait_for_upstream(self, port):
         """Until the proxy says new requests go to `port`: old workers keep accepting for

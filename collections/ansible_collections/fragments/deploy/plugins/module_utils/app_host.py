@@ -232,6 +232,28 @@ def inactive_services(services):
     return [service for service, state in zip(services, states) if state != "active"] + list(services[len(states):])
 
 
+def accepting_workers(master, proc="/proc"):
+    """The pids of the nginx master's workers that still accept connections: after a reload,
+    an old worker names itself "worker process is shutting down" once it has stopped."""
+    found = []
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, entry, "stat")) as handle:
+                # pid (comm) state ppid ...: comm may hold spaces, so split after its ")".
+                ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
+            if ppid != master:
+                continue
+            with open(os.path.join(proc, entry, "cmdline"), "rb") as handle:
+                title = handle.read()
+        except (IOError, OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        if b"worker process" in title and b"shutting down" not in title:
+            found.append(int(entry))
+    return found
+
+
 def proxy_running(pid_file="/run/nginx.pid"):
     """The nginx master's pid when it runs, else None."""
     try:

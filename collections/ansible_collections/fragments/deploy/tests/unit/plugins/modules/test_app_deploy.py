@@ -114,6 +114,23 @@ def test_drain_counts_only_established_connections_to_the_old_port():
     assert app_deployer.established_to(18080, [header + "\n".join(rows)]) == 1
 
 
+def test_only_the_masters_workers_that_still_accept_are_waited_for(tmp_path):
+    def process(pid, ppid, title, comm="nginx"):
+        folder = tmp_path / str(pid)
+        folder.mkdir()
+        (folder / "stat").write_text("%d (%s) S %d 1 1 0 -1\n" % (pid, comm, ppid))
+        (folder / "cmdline").write_bytes(title.encode() + b"\0")
+
+    process(10, 1, "nginx: master process /usr/sbin/nginx")
+    process(11, 10, "nginx: worker process")
+    process(12, 10, "nginx: worker process is shutting down")
+    process(13, 10, "nginx: cache manager process")
+    process(14, 99, "nginx: worker process")  # another master's
+    process(15, 10, "nginx: worker process", comm="odd) name")
+    (tmp_path / "self").mkdir()
+    assert sorted(app_host.accepting_workers(10, proc=str(tmp_path))) == [11, 15]
+
+
 def test_state_validated_touches_nothing(run_module):
     result = run_module("app_deploy", {**BASE, "digest": "", "state": "validated"})
     assert result["outcome"] == "validated" and result["changed"] is False
