@@ -85,6 +85,26 @@ def test_bad_input_is_refused_before_anything_is_created(ec2_lab, ec2, overrides
     assert lab_host_containers(ec2_lab) == {}
 
 
+def test_a_load_balancer_in_subnets_of_one_zone_is_refused_before_anything_is_created(ec2_lab, ec2):
+    """Someone else's VPC whose two subnets share a zone: an ALB needs two zones."""
+    vpc = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.77.{n}.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+               for n in (1, 2)]
+    try:
+        run = ec2_lab.play("provision.yml", "-e", json.dumps({
+            "ec2_hosts_load_balancer": True, "ec2_hosts_vpc_id": vpc, "ec2_hosts_subnet_id": subnets[0],
+            "ec2_hosts_lb_subnet_ids": [subnets[1]]}))
+        assert run.returncode != 0
+        assert "A load balancer needs subnets in two availability zones" in run.output
+        assert "are in us-east-1a;" in " ".join(run.output.split())
+        assert ours(ec2) == {kind: [] for kind in ours(ec2)}
+        assert lab_host_containers(ec2_lab) == {}
+    finally:
+        for subnet in subnets:
+            ec2.delete_subnet(SubnetId=subnet)
+        ec2.delete_vpc(VpcId=vpc)
+
+
 def test_create_one_host_that_ssh_reaches(ec2_lab, ec2):
     run = ec2_lab.provision(1)
     assert run.returncode == 0, run.output
