@@ -88,7 +88,13 @@ class LabLoadBalancers:
         with self.lock:
             try:
                 container = self.client.containers.get(self.name(balancer.name))
+                if container.status != "running":
+                    # Left by an earlier life of the lab's cloud (dockerd restarted): start afresh.
+                    container.remove(force=True)
+                    container = None
             except docker.errors.NotFound:
+                container = None
+            if container is None:
                 container = self.client.containers.run(
                     self.settings["lb_image"], detach=True, name=self.name(balancer.name),
                     labels={self.settings["label"]: self.settings["lab_name"]}, network=self.settings["network"],
