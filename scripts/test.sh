@@ -37,8 +37,8 @@ stage_molecule() {
   local scenario name result failed=0 logs
   logs=$(mktemp -d)
   declare -A pids
-  for scenario in molecule/*/; do
-    name=$(basename "$scenario")
+  for scenario in molecule/*/molecule.yml; do
+    name=$(basename "$(dirname "$scenario")")
     molecule test -s "$name" >"$logs/$name.log" 2>&1 &
     pids[$name]=$!
   done
