@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
+import stat
 import subprocess
 import tarfile
 from pathlib import Path
@@ -96,15 +96,16 @@ def test_no_secret_in_the_process_lists_during_login(lab, verbose_runs):
 
 def dockerd_log() -> str:
     """What the control node's dockerd logged: the file its output goes to (scripts/setup.sh
-    starts it so), else its journal."""
+    starts it so), else its journal. Read through /proc, since the file may have been
+    removed meanwhile with the clone that started dockerd (it still writes to it)."""
     pids = subprocess.run(["pidof", "dockerd"], capture_output=True, text=True).stdout.split()
     for pid in pids:
+        output = Path(f"/proc/{pid}/fd/1")
         try:
-            target = os.readlink(f"/proc/{pid}/fd/1")
+            if stat.S_ISREG(output.stat().st_mode):
+                return output.read_text(errors="replace")
         except OSError:
             continue
-        if target.startswith("/") and os.path.isfile(target):
-            return Path(target).read_text(errors="replace")
     return subprocess.run(["journalctl", "-u", "docker", "--no-pager", "-q"], capture_output=True, text=True).stdout
 
 
