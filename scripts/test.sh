@@ -39,7 +39,8 @@ stage_molecule() {
   declare -A pids
   for scenario in molecule/*/molecule.yml; do
     name=$(basename "$(dirname "$scenario")")
-    molecule test -s "$name" >"$logs/$name.log" 2>&1 &
+    { start=$SECONDS rc=0; molecule test -s "$name" || rc=$?; echo "molecule $name: $((SECONDS - start)) s"; exit $rc; } \
+      >"$logs/$name.log" 2>&1 &
     pids[$name]=$!
   done
   for name in "${!pids[@]}"; do
@@ -54,7 +55,7 @@ stage_e2e() {
   # Two workers, the machine's cores (three measured slower: 29m55s in all, load 5.5).
   # Each worker takes whole files, so the tests of a file share their fixtures, and
   # brings up a lab of its own (tests/conftest.py). The longest files are named first.
-  pytest -q -m e2e -n "${E2E_WORKERS:-2}" --dist loadfile --durations=15 \
+  pytest -q -m e2e -n "${E2E_WORKERS:-2}" --dist loadfile --durations=0 --durations-min=1 \
     tests/test_fleet.py tests/test_release.py tests/test_container_app.py tests/test_provision.py \
     service/tests tests
 }
