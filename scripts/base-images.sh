@@ -11,6 +11,7 @@ state_dir="${FRAGMENTS_STATE_DIR:-$root_dir/.lab}"
 base_debian=fragments-base/debian:bookworm
 base_python=fragments-base/python:bookworm
 base_labhost=fragments-base/labhost:bookworm
+base_labhost_docker=fragments-base/labhost-docker:bookworm
 
 say() { printf '[base-images] %s\n' "$*"; }
 die() { printf '[base-images] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -97,4 +98,12 @@ if ! is_current "$base_labhost" "$labhost_hash"; then
   build -t "$base_labhost" --label "fragments.base.dockerfile=$labhost_hash" \
     --build-arg "BASE_IMAGE=$base_debian" "$root_dir/images/labhost"
   say "made $base_labhost"
+fi
+
+# Rebuilt whenever the lab host under it is: its label holds both Dockerfiles' hashes.
+labhost_docker_hash="$labhost_hash-$(dockerfile_hash "$root_dir/images/labhost-docker")"
+if ! is_current "$base_labhost_docker" "$labhost_docker_hash"; then
+  build -t "$base_labhost_docker" --label "fragments.base.dockerfile=$labhost_docker_hash" \
+    --build-arg "BASE_IMAGE=$base_labhost" "$root_dir/images/labhost-docker"
+  say "made $base_labhost_docker"
 fi
