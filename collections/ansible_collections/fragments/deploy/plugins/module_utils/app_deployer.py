@@ -112,6 +112,12 @@ PROBE = "X-Fragments-Deploy-Probe"
 UPSTREAM = "X-Fragments-Deploy-Upstream"
 
 
+def is_definite_refusal(status):
+    """A client error other than "too early", "timeout" or "too many requests": the app is up
+    and answers the health path with a refusal that time will not change (404, 401, 405...)."""
+    return 400 <= status < 500 and status not in (408, 425, 429)
+
+
 def http_status(url, timeout=2.0, upstream=False):
     """The status code `url` answers with; raises OSError when nothing answers. With
     `upstream`, (status, the upstream address the host's proxy says it used)."""
@@ -402,6 +408,10 @@ class Deployer:
                     status = http_status(url)
                     http_ok = 200 <= status < 300
                     last = "GET %s answered %d" % (self.params["health_path"], status)
+                    if is_definite_refusal(status):
+                        # The app listens and says the path is wrong: waiting will not change that.
+                        self.timed("gate", started)
+                        return False, last
                 except (OSError, ValueError) as exc:
                     last = "GET %s answered nothing (%s)" % (self.params["health_path"], exc.__class__.__name__)
             if http_ok and not check_ok:

@@ -171,3 +171,11 @@ def test_prepare_takes_the_lock_and_reports_stamps_it_cannot_vouch_for(run_modul
     assert result["stamps"]["docker_engine"] == {"current": False, "stamped": False, "inactive": []}
     assert (tmp_path / "web" / "deploy.lock").exists()
     assert result["lock_path"] == str(tmp_path / "web" / "deploy.lock")
+
+
+@pytest.mark.parametrize(("status", "definite"), [
+    (404, True), (401, True), (405, True), (400, True),
+    (408, False), (425, False), (429, False), (500, False), (502, False), (503, False), (200, False), (301, False),
+])
+def test_the_gate_gives_up_at_once_only_on_a_refusal_time_will_not_change(status, definite):
+    assert app_deployer.is_definite_refusal(status) is definite
