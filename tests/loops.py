@@ -15,6 +15,7 @@ class Loop:
 
     def __init__(self, interval: float = 0.02, limit: float = 300.0):
         self.interval, self.limit = interval, limit
+        self.ticks = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -22,6 +23,13 @@ class Loop:
         deadline = time.monotonic() + self.limit
         while not self._stop.is_set() and time.monotonic() < deadline:
             self.tick()
+            self.ticks += 1
+            time.sleep(self.interval)
+
+    def settle(self, ticks: int = 50, timeout: float = 30.0) -> None:
+        """Wait until `ticks` more rounds have run (what comes after a change is sampled too)."""
+        until, deadline = self.ticks + ticks, time.monotonic() + timeout
+        while self.ticks < until and time.monotonic() < deadline and self._thread.is_alive():
             time.sleep(self.interval)
 
     def tick(self):

@@ -1,8 +1,12 @@
 """End to end, the way a user drives it, with an Application Load Balancer in front of the
-hosts (the lab's haproxy stands in for it): site.yml to two hosts, the users, a rolling v1
--> v2 under load through the load balancer and every host, a password rotated, a broken
-v3 refused, rollback, a host's app stopped, 2 -> 3 -> 2 hosts with registrations in step,
-the deploy lock, teardown, the lab taken down. A lab of its own."""
+hosts (the lab's haproxy stands in for it): site.yml to two bare hosts (it installs Docker
+and nginx), the users, a rolling v1 -> v2 under load through the load balancer and every
+host, a password rotated, rollback, a host's app stopped, 2 -> 3 -> 2 hosts with
+registrations in step, teardown, the lab taken down. A lab of its own.
+
+Tested once elsewhere, in the cheaper place: a version refused by one host's gate, the
+rollout stopped and the first host put back, the status's DRIFT, and a held lock refused
+until unlock (Molecule scenario `deploy`, side_effect.yml)."""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import bcrypt
 import docker
 import pytest
 
-from lab import ROOT, Lab, ansible_playbook, flat
+from lab import ROOT, Lab, flat
 from loops import FleetLoop, RequestLoop
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +32,9 @@ GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    lab = Lab(name="fragments-e2e-fleet", registry_port=15483, moto_port=15540)
+    # Bare hosts, as a plain cloud image: site.yml installs Docker and nginx, as `make run` does.
+    lab = Lab(name="fragments-e2e-fleet", registry_port=15483, moto_port=15540,
+              host_image="fragments-base/labhost:bookworm")
     lab.down()
     run = lab.up()
     assert run.returncode == 0, run.output
@@ -139,7 +145,8 @@ def test_rolling_v2_keeps_the_fleet_answering(fleet):
     v2 = record(fleet)["current"]["digest"]
     with FleetLoop(fleet.app_urls()) as loop, RequestLoop(fleet.load_balancer()["url"]) as through_balancer:
         run = play(fleet, "deploy.yml")
-        time.sleep(1)
+        loop.settle()
+        through_balancer.settle()
     assert run.returncode == 0, run.output
     print(f"rollout through the load balancer: {sum(through_balancer.versions.values())} answered, "
           f"{len(through_balancer.failures)} failed, {through_balancer.versions}")
@@ -167,7 +174,7 @@ def test_a_new_password_takes_effect_through_the_health_gate(fleet):
     rotated = {"htpasswd": [{"name": "htpasswd", "content": f"{user}:{hashed}\n", "target": "/run/secrets/htpasswd"}]}
     with FleetLoop(fleet.app_urls()) as loop:
         run = fleet.play("deploy.yml", "-e", json.dumps({"fragments_auth_files": rotated}))
-        time.sleep(1)
+        loop.settle()
     assert run.returncode == 0, run.output
     assert loop.fleet_failures == 0 and list(loop.host_failures.values()) == [0, 0]
     for url in fleet.app_urls():
@@ -176,40 +183,6 @@ def test_a_new_password_takes_effect_through_the_health_gate(fleet):
     back = fleet.play("deploy.yml")
     assert back.returncode == 0, back.output
     assert call(fleet.app_urls()[0] + "/v1/fragments", user, old)[0] == 200
-
-
-def test_broken_v3_is_refused_and_the_fleet_stays_on_v2(fleet):
-    """v3 fails its health check where FRAGMENTS_TEST_UNHEALTHY is set: here on the second
-    host only. The first batch takes v3, the second refuses it, the rollout stops and the
-    first host goes back to v2, so the fleet is not left split."""
-    v2 = running_digests(fleet).pop()
-    healthcheck = fleet.source / "src/fragments/healthcheck.py"
-    healthcheck.write_text(healthcheck.read_text().replace(
-        "def main() -> int:\n",
-        "def main() -> int:\n    if os.environ.get('FRAGMENTS_TEST_UNHEALTHY'):\n        return 1\n"))
-    commit(fleet.source, "v3, unhealthy where FRAGMENTS_TEST_UNHEALTHY is set")
-    assert play(fleet, "release.yml", release_labels=["v3"]).returncode == 0
-    v3 = record(fleet)["current"]["digest"]
-    first, second = sorted(fleet.hosts(), key=lambda host: host["name"])
-    override = fleet.state_dir / "unhealthy-second-host.yml"
-    override.write_text(json.dumps({"all": {"hosts": {second["name"]: {
-        "container_app_env": {"LOG_LEVEL": "info", "HTPASSWD_FILE": "/run/secrets/htpasswd",
-                              "FRAGMENTS_TEST_UNHEALTHY": "1"}}}}}))
-    with FleetLoop(fleet.app_urls()) as loop:
-        run = ansible_playbook("deploy.yml", inventories=[*fleet.inventories, str(override)])
-    assert run.returncode != 0
-    output = flat(run.output)
-    assert f"The rollout of {v3} stopped" in output and "did not become healthy" in output
-    assert f"Failed: {second['name']}" in output
-    assert f"Put back on their previous version: {first['name']}" in output
-    assert run.recap[first["name"]]["failed"] == 0
-    assert running_digests(fleet) == {v2}
-    assert loop.fleet_failures == 0 and list(loop.host_failures.values()) == [0, 0]
-    status = play(fleet, "status.yml")
-    assert "DRIFT: wants" in status.output
-    assert "locked by" not in status.output  # the stopped rollout gave its locks back
-    print(f"revert under load: {loop.requests} requests, fleet failures {loop.fleet_failures}, "
-          f"per host {list(loop.host_failures.values())}, versions {loop.versions}")
 
 
 def test_rollback_goes_to_the_release_before_the_running_one(fleet):
@@ -230,14 +203,14 @@ def test_a_host_whose_app_stops_leaves_the_rest_answering(fleet):
         assert fleet.on_host("docker stop fragments", second)[0] == 0
         deadline = time.monotonic() + 30
         while fleet.load_balancer()["targets"][second["instance_id"]] != "unhealthy" and time.monotonic() < deadline:
-            time.sleep(0.5)
-        time.sleep(2)
+            time.sleep(0.2)
+        loop.settle(100)
     assert fleet.load_balancer()["targets"] == {first["instance_id"]: "healthy", second["instance_id"]: "unhealthy"}
     assert loop.failures == [] and sum(loop.versions.values()) > 50
     assert fleet.on_host("docker start fragments", second)[0] == 0
     deadline = time.monotonic() + 30
     while fleet.load_balancer()["targets"][second["instance_id"]] != "healthy" and time.monotonic() < deadline:
-        time.sleep(0.5)
+        time.sleep(0.2)
     assert fleet.load_balancer()["targets"][second["instance_id"]] == "healthy"
 
 
@@ -258,27 +231,6 @@ def test_scaling_keeps_the_registrations_in_step(fleet):
     # One of the two oldest went (they started together); the newest stays.
     assert len(left) == 2 and hosts[2]["instance_id"] in {host["instance_id"] for host in left}
     assert fleet.load_balancer()["targets"] == {host["instance_id"]: "healthy" for host in left}
-
-
-def test_a_held_lock_refuses_the_deploy_until_unlocked(fleet):
-    first, second = fleet.hosts()
-    lock = {"owner": "carol@elsewhere 2026-11-28T00:00:00Z 1", "epoch": time.time() - 7200,
-            "since": "2026-11-27T23:00:00Z"}
-    docker.from_env().containers.get(second["container"]).exec_run(
-        ["sh", "-c", f"echo '{json.dumps(lock)}' > /var/lib/fragments-deploy/fragments/deploy.lock"])
-    before = running_digests(fleet)
-    refused = fleet.play("deploy.yml")
-    assert refused.returncode != 0
-    assert f"{second['name']}: carol@elsewhere" in flat(refused.output) and "(stale" in flat(refused.output)
-    assert "ansible-playbook playbooks/unlock.yml" in flat(refused.output)
-    assert running_digests(fleet) == before
-    # The refused deploy gave back the lock it took on the other host.
-    out = docker.from_env().containers.get(first["container"]).exec_run(
-        ["test", "-e", "/var/lib/fragments-deploy/fragments/deploy.lock"])
-    assert out.exit_code == 1
-    unlock = fleet.play("unlock.yml")
-    assert unlock.returncode == 0, unlock.output
-    assert "Released the lock of carol@elsewhere" in flat(unlock.output)
 
 
 def test_teardown_leaves_nothing_of_ours(fleet):

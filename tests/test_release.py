@@ -115,20 +115,27 @@ def test_dirty_tree_is_refused_or_tagged_dirty(lab, release, source):
     assert f"{head(source)[:12]}-dirty" in tags and head(source)[:12] not in tags
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
+BAD_INPUTS = [
     ({"release_labels": ["-bad"]}, "tag '-bad' does not follow Docker's reference grammar"),
     ({"release_labels": ["x" * 129]}, "does not follow Docker's reference grammar"),
     ({"release_repository": "Bad/Repo"}, "repository 'Bad/Repo' does not follow Docker's reference grammar"),
     ({"release_registry": "bad_host:5000"}, "registry 'bad_host:5000' is not a valid registry host"),
     ({"release_dockerfile": "Missing.Dockerfile"}, "No Dockerfile at"),
     ({"release_registry_password": ""}, "needs release_registry_username and release_registry_password"),
-])
-def test_bad_input_is_refused_before_anything_is_built(lab, release, overrides, message):
-    run = release(**overrides)
-    assert run.returncode != 0
-    assert message in run.output
-    assert "TASK [fragments.deploy.release : Build the image]" not in run.output
-    assert not release.record_file.exists()
+]
+
+
+def test_bad_input_is_refused_before_anything_is_built(lab, source, tmp_path):
+    """Each case in a play of its own, all in one playbook run (Lab.refusals): each refused
+    with its message, nothing recorded or pushed."""
+    records = tmp_path / "records"
+    base = {"release_source_dir": str(source), "release_repository": "e2e/refused", "release_labels": ["lab-6"],
+            "release_record_dir": str(records), "release_build_args": {}}
+    said = lab.refusals("fragments.deploy.release", [{**base, **overrides} for overrides, _ in BAD_INPUTS], tmp_path)
+    for (overrides, message), refusal in zip(BAD_INPUTS, said):
+        assert message in refusal, (overrides, refusal or "taken")
+    assert not records.exists()
+    assert lab.manifest_digest("e2e/refused", "latest") is None
 
 
 def test_failing_build_records_nothing(lab, release, source):
