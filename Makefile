@@ -39,5 +39,7 @@ unit: setup
 molecule: setup
 	scripts/test.sh molecule
 
+# make e2e K=expr: only the end-to-end tests whose names match expr (pytest -k), on a lab
+# kept up between runs, so that a developer's second run starts warm.
 e2e: setup
-	scripts/test.sh e2e
+	E2E_SELECT="$(K)" scripts/test.sh e2e

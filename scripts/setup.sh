@@ -60,16 +60,29 @@ start_docker_daemon() {
 }
 
 install_venv() {
-  local stamp="$venv/.requirements.sha256" want
+  # One toolchain per set of pins, kept outside the clone and keyed by the pins' hash, so
+  # that every clone on this machine (CI's fresh ones too) links the same one instead of
+  # installing 850 MB again. .venv in the clone is a link to it.
+  local want cache_root cache
   want=$(cat "$root_dir/requirements.txt" "$root_dir/service/requirements.txt" <(python3 --version) |
-    sha256sum | cut -d' ' -f1)
-  if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
-    return 0
+    sha256sum | cut -c1-16)
+  cache_root="${FRAGMENTS_VENV_CACHE:-${XDG_CACHE_HOME:-${HOME:-$state_dir}/.cache}/fragments-deploy}"
+  cache="$cache_root/venv-$want"
+  if [[ ! -f $cache/.complete ]]; then
+    say "installing the Python toolchain into $cache"
+    rm -rf "$cache"
+    mkdir -p "$cache_root"
+    python3 -m venv "$cache"
+    "$cache/bin/pip" install -q --disable-pip-version-check -r "$root_dir/requirements.txt" 2> >(grep -v '^WARNING: Location' >&2)
+    touch "$cache/.complete"
   fi
-  say "installing the Python toolchain into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r "$root_dir/requirements.txt" 2> >(grep -v '^WARNING: Location' >&2)
-  echo "$want" >"$stamp"
+  touch "$cache"
+  if [[ $(readlink "$venv" 2>/dev/null) != "$cache" ]]; then
+    rm -rf "$venv"
+    ln -s "$cache" "$venv"
+  fi
+  # Toolchains of pins nobody has used for two weeks.
+  find "$cache_root" -mindepth 1 -maxdepth 1 -name 'venv-*' ! -path "$cache" -mtime +14 -exec rm -rf {} + 2>/dev/null || true
 }
 
 install_collections() {

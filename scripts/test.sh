@@ -52,17 +52,42 @@ stage_molecule() {
   return "$failed"
 }
 stage_e2e() {
+  if [[ -n ${E2E_SELECT:-} ]]; then
+    # A developer's loop (make e2e K=expr): the matching tests in one worker, on a lab kept
+    # up for the next run.
+    FRAGMENTS_E2E_KEEP_LAB=1 pytest -q -m e2e -k "$E2E_SELECT" --durations=5 service/tests tests
+    return
+  fi
   # Two workers, the machine's cores (three measured slower: 29m55s in all, load 5.5).
   # Each worker takes whole files, so the tests of a file share their fixtures, and
-  # brings up a lab of its own (tests/conftest.py). The longest files are named first.
-  pytest -q -m e2e -n "${E2E_WORKERS:-2}" --dist loadfile --durations=0 --durations-min=1 \
+  # brings up a lab of its own (tests/conftest.py). The files are handed out in the order
+  # named (no reordering by test count), the longest first, so that it is not the tail.
+  pytest -q -m e2e -n "${E2E_WORKERS:-2}" --dist loadfile --no-loadscope-reorder --durations=0 --durations-min=1 \
     tests/test_fleet.py tests/test_release.py tests/test_container_app.py tests/test_provision.py \
     service/tests tests
 }
 
+warm_build_cache() {
+  # The service image once (its pip install and compile), while lint keeps one core busy:
+  # the builds of it in Molecule and the e2e tests (same steps, other VERSION) then find
+  # those steps in the build cache instead of running them side by side.
+  DOCKER_BUILDKIT=0 docker build -q -t fragments-cache/service:warm \
+    --build-arg BASE_IMAGE=fragments-base/python:bookworm "$root_dir/service"
+}
+
 stages=("$@")
 [[ ${#stages[@]} -gt 0 ]] || stages=(lint unit molecule e2e)
+warm_pid=""
+if [[ " ${stages[*]} " == *" molecule "* || " ${stages[*]} " == *" e2e "* ]]; then
+  warm_log=$(mktemp)
+  warm_build_cache >"$warm_log" 2>&1 &
+  warm_pid=$!
+fi
 for stage in "${stages[@]}"; do
+  if [[ -n $warm_pid && ($stage == molecule || $stage == e2e) ]]; then
+    wait "$warm_pid" || { echo "warming the build cache failed (the builds will do it):"; cat "$warm_log"; }
+    warm_pid=""
+  fi
   start=$SECONDS
   printf '\n=== %s ===\n' "$stage"
   "stage_$stage"

@@ -11,6 +11,10 @@ import pytest
 
 from lab import APP_REPOSITORY, ROOT, Lab
 
+# `make e2e K=expr` keeps the worker's lab up between runs (a warm lab: the next run converges
+# it in seconds); the full test command always starts from nothing and takes it down.
+KEEP_LAB = os.environ.get("FRAGMENTS_E2E_KEEP_LAB") == "1"
+
 
 @pytest.fixture(scope="session")
 def lab():
@@ -18,13 +22,15 @@ def lab():
     # Ports 15443 + 30 N and 15500 + 30 N; the labs of single test files use others.
     lab = Lab(name="fragments-e2e" + (f"-{worker}" if worker else ""),
               registry_port=15443 + 30 * worker, moto_port=15500 + 30 * worker)
-    lab.down()  # what a run that died half-way left behind
+    if not KEEP_LAB:
+        lab.down()  # what a run that died half-way left behind
     run = lab.up()
     assert run.returncode == 0, run.output
     run = lab.provision(1)
     assert run.returncode == 0, run.output
     yield lab
-    lab.down()
+    if not KEEP_LAB:
+        lab.down()
 
 
 @pytest.fixture(scope="session")
