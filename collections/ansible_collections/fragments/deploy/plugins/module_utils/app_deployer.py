@@ -608,12 +608,16 @@ class Deployer:
         port = ports[1] if old_port == ports[0] else ports[0]
         previous = self.docker.inspect(self.app.previous)
         reused = self.start_candidate(port, previous)
+        gated = time.monotonic()
         healthy, seen = self.gate(port)
+        gated = time.monotonic() - gated
         if not healthy:
             self.put_back(reused)
             self.record("refused", previous_digest)
-            raise Refused("%s did not become healthy within %d s (%s); the running version %s was left serving."
-                          % (self.reference, self.params["health_timeout"], seen, previous_digest or "(none)"),
+            raise Refused("%s did not become healthy (%s, after %.1f s; the gate waits at most %d s); the running "
+                          "version %s was left serving."
+                          % (self.reference, seen, gated, self.params["health_timeout"],
+                             previous_digest or "(none)"),
                           outcome="refused")
 
         started = time.monotonic()
