@@ -4,8 +4,21 @@ import bcrypt
 import pytest
 from starlette.testclient import TestClient
 
+from moto.server import ThreadedMotoServer
+
 from fragments.app import create_app
-from support import USERS, basic, make_settings
+from support import USERS, aws_storage_env, basic, free_port, make_settings
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """moto's server on a free loopback port: the AWS API (S3, DynamoDB, Cognito) for the
+    service's tests, over HTTP as AWS is reached."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
 
 
 @pytest.fixture
@@ -20,8 +33,23 @@ def htpasswd(tmp_path):
 
 
 @pytest.fixture
-def client(htpasswd):
-    with TestClient(create_app(make_settings(htpasswd))) as test_client:
+def aws_credentials(monkeypatch):
+    """Credentials moto takes, where boto3 looks for them (the process environment); no
+    instance metadata is asked."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                        "AWS_EC2_METADATA_DISABLED": "true"}.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(params=["memory", "aws"])
+def client(request, htpasswd):
+    """The app on each backend the API must behave the same on: every route's test runs on
+    both (aws: a new bucket and table in moto's server)."""
+    env = {}
+    if request.param == "aws":
+        request.getfixturevalue("aws_credentials")
+        env = aws_storage_env(request.getfixturevalue("moto_server"))
+    with TestClient(create_app(make_settings(htpasswd, **env))) as test_client:
         yield test_client
 
 

@@ -23,29 +23,13 @@ import moto
 import pytest
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
-from moto.server import ThreadedMotoServer
 from starlette.testclient import TestClient
 
 from fragments.app import create_app
 from fragments.config import Settings
-from support import assert_error, make_settings
+from support import assert_error, free_port, make_settings
 
 PASSWORD = "Secret-Passw0rd!"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto_server():
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 def pool(idp, name: str, clients: int = 1) -> dict:

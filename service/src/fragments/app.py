@@ -17,7 +17,7 @@ from starlette.routing import Route
 from . import convert, logs
 from .auth import Cognito, CognitoUnavailable, Htpasswd, basic_credentials, bearer_token, owner_id
 from .config import Settings
-from .storage import Fragment, MemoryStorage, SQLiteStorage, Storage
+from .storage import AwsStorage, Fragment, MemoryStorage, SQLiteStorage, Storage, StorageUnavailable
 
 log = logging.getLogger("fragments")
 
@@ -96,8 +96,8 @@ class Api:
             raise too_large
         return b"".join(chunks)
 
-    def find(self, owner: str, fragment_id: str) -> Fragment:
-        fragment = self.storage.get(owner, fragment_id)
+    async def find(self, owner: str, fragment_id: str) -> Fragment:
+        fragment = await run_in_threadpool(self.storage.get, owner, fragment_id)
         if fragment is None:
             raise HTTPException(404, f"no fragment {fragment_id}")
         return fragment
@@ -108,6 +108,11 @@ class Api:
 
     # --- routes ------------------------------------------------------------------
     async def health(self, request: Request) -> Response:
+        # The storage's readiness is kept a short while (AwsStorage.READY_FOR): probes every
+        # few seconds cost AWS no more than a call or two per period.
+        problem = await run_in_threadpool(self.storage.ready)
+        if problem:
+            return error(503, f"storage not ready: {problem}", headers={"Cache-Control": "no-cache"})
         return ok(
             author="fragments-deploy",
             githubUrl="https://example.invalid/fragments-deploy",
@@ -125,20 +130,20 @@ class Api:
         stamp = now()
         fragment = Fragment(id=str(uuid.uuid4()), ownerId=owner, created=stamp, updated=stamp,
                             type=content_type, size=len(data))
-        self.storage.save(fragment, data)
+        await run_in_threadpool(self.storage.save, fragment, data)
         return ok(201, headers={"Location": self.location(request, fragment.id)}, fragment=fragment.to_json())
 
     async def list(self, request: Request) -> Response:
         owner = await self.owner(request)
         if request.query_params.get("expand") == "1":
-            return ok(fragments=[fragment.to_json() for fragment in self.storage.all(owner)])
-        return ok(fragments=self.storage.ids(owner))
+            return ok(fragments=[fragment.to_json() for fragment in await run_in_threadpool(self.storage.all, owner)])
+        return ok(fragments=await run_in_threadpool(self.storage.ids, owner))
 
     async def read(self, request: Request) -> Response:
         owner = await self.owner(request)
         fragment_id, dot, extension = request.path_params["id"].partition(".")
-        fragment = self.find(owner, fragment_id)
-        data = self.storage.data(owner, fragment_id) or b""
+        fragment = await self.find(owner, fragment_id)
+        data = await run_in_threadpool(self.storage.data, owner, fragment_id) or b""
         if not dot:
             return Response(data, media_type=fragment.type)
         target = convert.target_for(extension)
@@ -152,24 +157,29 @@ class Api:
 
     async def info(self, request: Request) -> Response:
         owner = await self.owner(request)
-        return ok(fragment=self.find(owner, request.path_params["id"]).to_json())
+        return ok(fragment=(await self.find(owner, request.path_params["id"])).to_json())
 
     async def update(self, request: Request) -> Response:
         owner = await self.owner(request)
-        fragment = self.find(owner, request.path_params["id"])
+        fragment = await self.find(owner, request.path_params["id"])
         content_type = request.headers.get("content-type", "")
         if convert.media_type(content_type) != convert.media_type(fragment.type):
             raise HTTPException(400, f"a fragment's type cannot change: it is {convert.media_type(fragment.type)}")
         data = await self.body(request)
         updated = fragment.with_data(content_type, len(data), now())
-        self.storage.save(updated, data)
+        await run_in_threadpool(self.storage.save, updated, data)
         return ok(fragment=updated.to_json())
 
     async def delete(self, request: Request) -> Response:
         owner = await self.owner(request)
-        if not self.storage.delete(owner, request.path_params["id"]):
+        if not await run_in_threadpool(self.storage.delete, owner, request.path_params["id"]):
             raise HTTPException(404, f"no fragment {request.path_params['id']}")
         return ok()
+
+    async def storage_error(self, request: Request, exc: StorageUnavailable) -> Response:
+        """Logged where it happened (storage.py); the client is told to come back."""
+        await drain(request, self.settings.max_discard_bytes)
+        return error(503, f"storage unavailable: {exc}", headers={"Retry-After": "1"})
 
     async def http_error(self, request: Request, exc: HTTPException) -> Response:
         await drain(request, self.settings.max_discard_bytes)
@@ -215,11 +225,20 @@ class RequestLog:
             logs.request_id.reset(token)
 
 
+def make_storage(settings: Settings) -> Storage:
+    if settings.storage == "aws":
+        return AwsStorage(settings.s3_bucket, settings.dynamodb_table, settings.aws_region,
+                          settings.s3_endpoint_url, settings.dynamodb_endpoint_url)
+    if settings.storage == "sqlite":
+        return SQLiteStorage(settings.sqlite_path)
+    return MemoryStorage()
+
+
 def create_app(settings: Settings | None = None, storage: Storage | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     logs.configure(settings.log_level)
     if storage is None:
-        storage = SQLiteStorage(settings.sqlite_path) if settings.storage == "sqlite" else MemoryStorage()
+        storage = make_storage(settings)
     users = Htpasswd.load(settings.htpasswd_file) if settings.htpasswd_file else None
     cognito = (Cognito(settings.cognito_issuer, settings.cognito_client_id, settings.cognito_jwks_url,
                        settings.jwks_refetch_after) if settings.cognito_pool_id else None)
@@ -236,7 +255,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
             Route("/v1/fragments/{id}", api.update, methods=["PUT"]),
             Route("/v1/fragments/{id}", api.delete, methods=["DELETE"]),
         ],
-        exception_handlers={HTTPException: api.http_error, Exception: server_error},
+        exception_handlers={HTTPException: api.http_error, StorageUnavailable: api.storage_error, Exception: server_error},
     )
     app.add_middleware(RequestLog)
     return app

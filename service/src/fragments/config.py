@@ -18,6 +18,11 @@ class Settings:
     sqlite_path: str
     version: str
     git_sha: str
+    aws_region: str | None = None
+    s3_bucket: str | None = None
+    dynamodb_table: str | None = None
+    s3_endpoint_url: str | None = None
+    dynamodb_endpoint_url: str | None = None
     cognito_pool_id: str | None = None
     cognito_client_id: str | None = None
     cognito_jwks_url: str | None = None
@@ -39,9 +44,17 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """The settings, or ValueError with one line saying what to fix."""
         env = os.environ if env is None else env
-        storage = env.get("FRAGMENTS_STORAGE", "memory").lower()
-        if storage not in ("memory", "sqlite"):
-            raise ValueError(f"FRAGMENTS_STORAGE must be 'memory' or 'sqlite', not {storage!r}")
+        bucket, table = env.get("AWS_S3_BUCKET_NAME") or None, env.get("AWS_DYNAMODB_TABLE_NAME") or None
+        # AWS wherever its bucket or table is named (the course's convention), else memory.
+        storage = env.get("FRAGMENTS_STORAGE", "aws" if bucket or table else "memory").lower()
+        if storage not in ("memory", "sqlite", "aws"):
+            raise ValueError(f"FRAGMENTS_STORAGE must be 'aws', 'sqlite' or 'memory', not {storage!r}")
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None
+        if storage == "aws" and not (bucket and table and region):
+            missing = [name for name, value in (("AWS_S3_BUCKET_NAME", bucket), ("AWS_DYNAMODB_TABLE_NAME", table),
+                                                ("AWS_REGION", region)) if not value]
+            raise ValueError(f"the aws storage needs {', '.join(missing)} (fragment bytes go to the S3 bucket, "
+                             "their metadata to the DynamoDB table)")
         pool, client = env.get("AWS_COGNITO_POOL_ID") or None, env.get("AWS_COGNITO_CLIENT_ID") or None
         if bool(pool) != bool(client):
             raise ValueError("set both AWS_COGNITO_POOL_ID and AWS_COGNITO_CLIENT_ID, or neither")
@@ -58,6 +71,11 @@ class Settings:
             sqlite_path=env.get("FRAGMENTS_SQLITE_PATH", "/data/fragments.db"),
             version=env.get("FRAGMENTS_VERSION", "0.0.0"),
             git_sha=env.get("FRAGMENTS_GIT_SHA", "unknown"),
+            aws_region=region,
+            s3_bucket=bucket,
+            dynamodb_table=table,
+            s3_endpoint_url=env.get("AWS_S3_ENDPOINT_URL") or None,
+            dynamodb_endpoint_url=env.get("AWS_DYNAMODB_ENDPOINT_URL") or None,
             cognito_pool_id=pool,
             cognito_client_id=client,
         )
