@@ -31,6 +31,7 @@ from moto.ec2.models.instances import InstanceBackend
 from werkzeug.serving import make_server
 
 import lab_lb
+import moto_server
 
 KEYS_PATH = re.compile(r"^/[a-z0-9-]+_[0-9A-Za-z]+/\.well-known/jwks\.json$")
 
@@ -170,6 +171,7 @@ def main() -> None:
     keys = ipaddress.ip_address(config["keys_address"])
     if not keys.is_private or keys.is_unspecified:
         raise SystemExit(f"the lab serves keys only on its own network's gateway, not {keys}")
+    moto_server.install()
     install(LabHosts(config))
     lab_lb.install(lab_lb.LabLoadBalancers(config))
     serve_keys(config["keys_address"], int(config["keys_port"]), f"http://{args.host}:{args.port}")
