@@ -19,9 +19,14 @@ KEEP_LAB = os.environ.get("FRAGMENTS_E2E_KEEP_LAB") == "1"
 @pytest.fixture(scope="session")
 def lab():
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
-    # Ports 15443 + 30 N and 15500 + 30 N; the labs of single test files use others.
-    lab = Lab(name="fragments-e2e" + (f"-{worker}" if worker else ""),
-              registry_port=15443 + 30 * worker, moto_port=15500 + 30 * worker)
+    # Ports 15443 + 30 N and 15500 + 30 N; the labs of single test files use others. The warm
+    # lab of `make e2e K=...` has a name and ports of its own, so that it can stay up while
+    # the whole test command runs.
+    if KEEP_LAB:
+        lab = Lab(name="fragments-e2e-warm", registry_port=15453, moto_port=15510)
+    else:
+        lab = Lab(name="fragments-e2e" + (f"-{worker}" if worker else ""),
+                  registry_port=15443 + 30 * worker, moto_port=15500 + 30 * worker)
     if not KEEP_LAB:
         lab.down()  # what a run that died half-way left behind
     run = lab.up()

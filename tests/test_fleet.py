@@ -2,7 +2,8 @@
 hosts (the lab's haproxy stands in for it): site.yml to two bare hosts (it installs Docker
 and nginx), the users, a rolling v1 -> v2 under load through the load balancer and every
 host, a password rotated, rollback, a host's app stopped, 2 -> 3 -> 2 hosts with
-registrations in step, teardown, the lab taken down. A lab of its own.
+registrations in step, teardown, the lab taken down. A lab of its own. Through all of it, 52
+fragments posted once stay readable, the same, through every host (data in S3 and DynamoDB).
 
 Tested once elsewhere, in the cheaper place: a version refused by one host's gate, the
 rollout stopped and the first host put back, the status's DRIFT, and a held lock refused
@@ -23,6 +24,7 @@ import bcrypt
 import docker
 import pytest
 
+from corpus import Corpus
 from lab import ROOT, Lab, flat
 from loops import FleetLoop, RequestLoop
 
@@ -131,6 +133,34 @@ def test_the_generated_user_works_through_every_host(fleet):
     assert curl.stdout.endswith(" 413") and '"code":413' in curl.stdout, curl.stdout + curl.stderr
 
 
+def every_address(lab) -> list[str]:
+    """Each host's address, and the load balancer's where there is one."""
+    balancer = lab.load_balancer()["url"] if lab.aws("elbv2").describe_load_balancers()["LoadBalancers"] else None
+    return lab.app_urls() + ([balancer] if balancer else [])
+
+
+def assert_nothing_lost(lab, when: str) -> None:
+    for url in every_address(lab):
+        assert lab.corpus.problems(url) == [], f"{when}, through {url}"
+    print(f"{when}: {len(lab.corpus.stored)} fragments read back identical through {len(every_address(lab))} addresses")
+
+
+def test_fragments_live_in_s3_and_dynamodb_and_every_host_serves_them(fleet):
+    """52 fragments (text, JSON, Markdown, PNG) posted through the first host: each read back,
+    bytes and metadata, through every host and the load balancer; each one's bytes are the
+    bucket's object <ownerId>/<id> and its metadata the table's item."""
+    fleet.corpus = Corpus(*credentials(fleet))
+    fleet.corpus.post(fleet.app_urls()[0])
+    assert_nothing_lost(fleet, "posted through the first host")
+    s3, dynamodb = fleet.aws("s3"), fleet.aws("dynamodb")
+    for fragment_id, (data, created) in fleet.corpus.stored.items():
+        key = f"{created['ownerId']}/{fragment_id}"
+        assert s3.get_object(Bucket="fragments-lab-data", Key=key)["Body"].read() == data
+        item = dynamodb.get_item(TableName="fragments-lab-fragments",
+                                 Key={"ownerId": {"S": created["ownerId"]}, "id": {"S": fragment_id}})["Item"]
+        assert item["type"]["S"] == created["type"] and int(item["size"]["N"]) == created["size"]
+
+
 def test_site_again_changes_nothing(fleet):
     run = play(fleet, "site.yml", release_labels=["v1"])
     assert run.returncode == 0, run.output
@@ -162,6 +192,7 @@ def test_rolling_v2_keeps_the_fleet_answering(fleet):
     status = play(fleet, "status.yml")
     assert status.returncode == 0, status.output
     assert "2 of 2 hosts run it healthy" in flat(status.output) and "DRIFT" not in status.output
+    assert_nothing_lost(fleet, "after the rolling version change")
 
 
 def test_a_new_password_takes_effect_through_the_health_gate(fleet):
@@ -192,6 +223,7 @@ def test_rollback_goes_to_the_release_before_the_running_one(fleet):
     assert run.returncode == 0, run.output
     assert versions(fleet) == ["v1", "v1"]
     assert running_digests(fleet) == {v1}
+    assert_nothing_lost(fleet, "after the rollback")
 
 
 def test_a_host_whose_app_stops_leaves_the_rest_answering(fleet):
@@ -225,12 +257,14 @@ def test_scaling_keeps_the_registrations_in_step(fleet):
     deploy = fleet.play("deploy.yml")
     assert deploy.returncode == 0, deploy.output
     assert fleet.load_balancer()["targets"] == {host["instance_id"]: "healthy" for host in hosts}
+    assert_nothing_lost(fleet, "with a third host")
     shrunk = fleet.provision(2)
     assert shrunk.returncode == 0, shrunk.output
     left = fleet.hosts()
     # One of the two oldest went (they started together); the newest stays.
     assert len(left) == 2 and hosts[2]["instance_id"] in {host["instance_id"] for host in left}
     assert fleet.load_balancer()["targets"] == {host["instance_id"]: "healthy" for host in left}
+    assert_nothing_lost(fleet, "back to two hosts")
 
 
 def test_teardown_leaves_nothing_of_ours(fleet):
@@ -245,6 +279,19 @@ def test_teardown_leaves_nothing_of_ours(fleet):
     assert [i for r in ec2.describe_instances(Filters=ours)["Reservations"] for i in r["Instances"]
             if i["State"]["Name"] != "terminated"] == []
     assert fleet.hosts() == []
+    # The data stays, and says so.
+    assert "Kept the bucket fragments-lab-data and the table fragments-lab-fragments" in flat(run.output)
+    assert fleet.aws("s3").head_bucket(Bucket="fragments-lab-data")["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert fleet.aws("dynamodb").describe_table(TableName="fragments-lab-fragments")["Table"]["ItemCount"] >= 0
+
+
+def test_new_hosts_after_a_teardown_serve_the_same_fragments(fleet):
+    """Every host replaced (teardown, then provision and deploy of the recorded release)."""
+    run = play(fleet, "provision.yml")
+    assert run.returncode == 0, run.output
+    run = play(fleet, "deploy.yml")
+    assert run.returncode == 0, run.output
+    assert_nothing_lost(fleet, "on new hosts after a teardown")
 
 
 def test_lab_down_removes_the_lab_and_nothing_else(fleet):

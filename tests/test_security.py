@@ -65,8 +65,8 @@ def verbose_runs(lab, app_images, tmp_path_factory):
             "container_app_image": f"registry.lab:{lab.registry_port}/{APP_REPOSITORY}",
             "container_app_resolve_image": f"127.0.0.1:{lab.registry_port}/{APP_REPOSITORY}",
             "deploy_digest": v2,
-            # The app's users stay; one more secret file beside them.
-            "container_app_secret_files": "{{ fragments_auth_files.htpasswd + [{'name': 'api-token', 'content': '"
+            # The app's users and storage credentials stay; one more secret file beside them.
+            "container_app_secret_files": "{{ fragments_auth_files.htpasswd + fragments_storage_files + [{'name': 'api-token', 'content': '"
                                           + SECRET_FILE_CONTENT + "', 'target': '/run/secrets/api-token'}] }}"}))
         secret_vars.chmod(0o600)
         deploy = lab.play("deploy.yml", "-vvv", "-e", f"@{secret_vars}")

@@ -5,9 +5,9 @@ container, Docker not installed); stopping, starting and terminating the instanc
 start and remove it. Each running lab host publishes SSH and the app on free ports of the
 lab's loopback address, which it writes into the instance's lab:ssh-port and lab:app-port
 tags before the API call returns, so the lab's aws_ec2 inventory finds the host at once.
-It also serves the Cognito user pools' public keys, and only those, on the lab network's
-gateway, where apps on lab hosts fetch them as they would from AWS; and it stands haproxy in
-for each Application Load Balancer (lab_lb.py).
+On the lab network's gateway it serves what apps on lab hosts reach of AWS: the Cognito user
+pools' public keys, and the S3 and DynamoDB APIs (the data tier), nothing else; and it
+stands haproxy in for each Application Load Balancer (lab_lb.py).
 
     lab_cloud.py --config CLOUD.json -H 127.0.0.1 -p PORT
 
@@ -18,10 +18,13 @@ through the AWS API as they would on AWS.
 from __future__ import annotations
 
 import argparse
+import http
 import ipaddress
 import json
 import re
 import threading
+import urllib.error
+import urllib.parse
 import urllib.request
 
 import docker
@@ -141,20 +144,54 @@ def install(hosts: LabHosts) -> None:
     InstanceBackend.terminate_instances = terminate
 
 
-def serve_keys(address: str, port: int, cloud: str) -> None:
-    """On the lab network's gateway, only the Cognito user pools' public keys (JWKS), as AWS
-    publishes them on the internet: apps on lab hosts verify tokens with them. No AWS API."""
-    def keys(environ, start_response):
-        path = environ.get("PATH_INFO", "")
-        if environ.get("REQUEST_METHOD") != "GET" or not KEYS_PATH.match(path):
-            start_response("404 Not Found", [("Content-Type", "text/plain")])
-            return [b"only the user pools' public keys are served here\n"]
-        with urllib.request.urlopen(cloud + path, timeout=10) as answer:
-            body = answer.read()
-        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-        return [body]
+AWS_SERVICE = re.compile(r"Credential=[^/,]+/[0-9]{8}/[a-z0-9-]+/([a-z0-9-]+)/aws4_request")
+# What an app on a lab host may call through the gateway: what the hosts' instance role
+# allows (fragments.deploy.data_tier), nothing of EC2, IAM or the rest.
+APP_SERVICES = ("s3", "dynamodb")
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "content-length"}
 
-    threading.Thread(target=make_server(address, port, keys, threaded=True).serve_forever, daemon=True).start()
+
+def forward(environ, start_response, cloud: str):
+    """One request to the lab's cloud, as the app sent it (its signature, its host), and
+    the cloud's answer back."""
+    query = environ.get("QUERY_STRING", "")
+    # The path as the app sent it (still encoded: an S3 key may hold any character).
+    raw = environ.get("RAW_URI") or urllib.parse.quote(environ.get("PATH_INFO", "")) + (f"?{query}" if query else "")
+    url = cloud + raw
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else None
+    headers = {key[5:].replace("_", "-").title(): value for key, value in environ.items() if key.startswith("HTTP_")}
+    if environ.get("CONTENT_TYPE"):
+        headers["Content-Type"] = environ["CONTENT_TYPE"]
+    request = urllib.request.Request(url, data=body, method=environ["REQUEST_METHOD"], headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            status, answer_headers, payload = answer.status, answer.headers, answer.read()
+    except urllib.error.HTTPError as exc:
+        status, answer_headers, payload = exc.code, exc.headers, exc.read()
+    kept = [(key, value) for key, value in answer_headers.items() if key.lower() not in HOP_BY_HOP]
+    start_response(f"{status} {http.HTTPStatus(status).phrase}", [*kept, ("Content-Length", str(len(payload)))])
+    return [payload]
+
+
+def serve_lab_network(address: str, port: int, cloud: str) -> None:
+    """On the lab network's gateway, what apps on lab hosts reach of AWS: the Cognito user
+    pools' public keys (JWKS), as AWS publishes them on the internet, and the S3 and DynamoDB
+    APIs, where the hosts' instance role sends the app (the data tier). Nothing else."""
+    def app(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD") == "GET" and KEYS_PATH.match(path):
+            with urllib.request.urlopen(cloud + path, timeout=10) as answer:
+                body = answer.read()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        service = AWS_SERVICE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if service and service.group(1) in APP_SERVICES:
+            return forward(environ, start_response, cloud)
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"only S3, DynamoDB and the user pools' public keys are served here\n"]
+
+    threading.Thread(target=make_server(address, port, app, threaded=True).serve_forever, daemon=True).start()
 
 
 def main() -> None:
@@ -171,10 +208,12 @@ def main() -> None:
     keys = ipaddress.ip_address(config["keys_address"])
     if not keys.is_private or keys.is_unspecified:
         raise SystemExit(f"the lab serves keys only on its own network's gateway, not {keys}")
-    moto_server.install()
+    # The cloud's API on loopback stands in for AWS's HTTPS endpoints: a TLS-only bucket
+    # policy lets its calls through (molecule/data_tier checks the policy over real TLS).
+    moto_server.install(secure_transport=True)
     install(LabHosts(config))
     lab_lb.install(lab_lb.LabLoadBalancers(config))
-    serve_keys(config["keys_address"], int(config["keys_port"]), f"http://{args.host}:{args.port}")
+    serve_lab_network(config["keys_address"], int(config["keys_port"]), f"http://{args.host}:{args.port}")
     server.main(["-H", args.host, "-p", str(args.port)])
 
 
