@@ -274,3 +274,21 @@ def test_a_host_that_fails_in_the_docker_step_gets_its_lock_back(lab, app_images
         assert lab.on_host(f"test -e {LOCK}")[0] == 1, "the failed host's lock was given back"
     finally:
         lab.on_host(f"rm -f /etc/apt/sources.list.d/broken.list; printf '%s' '{saved.strip()}' > {stamp}; chmod 600 {stamp}")
+
+
+def test_a_version_whose_storage_is_out_of_reach_is_refused_naming_the_bucket(lab, app_images):
+    """The new container's bucket does not exist: its health path answers 503 naming it, the
+    gate refuses it with the app's own words, and the running version serves on."""
+    serving, new = next_switch(lab)
+    storage = {"AWS_REGION": "us-east-1", "AWS_S3_BUCKET_NAME": "fragments-lab-missing",
+               "AWS_DYNAMODB_TABLE_NAME": "fragments-lab-fragments", "AWS_S3_ENDPOINT_URL": "{{ lab_data_url }}",
+               "AWS_DYNAMODB_ENDPOINT_URL": "{{ lab_data_url }}",
+               "AWS_SHARED_CREDENTIALS_FILE": "/run/secrets/aws-credentials"}
+    with RequestLoop(lab.app_urls()[0]) as loop:
+        run = deploy(lab, new, "-e", json.dumps({"fragments_storage_env": storage, "container_app_health_timeout": 5}))
+    assert run.returncode != 0
+    output = flat(run.output)
+    assert "did not become healthy (GET / answered 503: storage not ready: S3 bucket fragments-lab-missing" in output
+    assert "was left serving" in output
+    assert loop.failures == [] and set(loop.versions) == {serving}
+    assert lab.on_host(f"test -e {LOCK}")[0] == 1

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import shutil
 import signal
@@ -118,9 +119,23 @@ def is_definite_refusal(status):
     return 400 <= status < 500 and status not in (408, 425, 429)
 
 
-def http_status(url, timeout=2.0, upstream=False):
+def what_it_said(body):
+    """The app's own words in an answer's body, for a refusal's message: the message of the
+    API's error shape ({"error": {"message": ...}}) where there is one, else the start of the
+    text; "" for an empty body."""
+    text = body.decode("utf-8", "replace").strip() if body else ""
+    try:
+        message = json.loads(text)["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        message = text
+    message = " ".join(str(message).split())
+    return message if len(message) <= 200 else message[:197] + "..."
+
+
+def http_status(url, timeout=2.0, upstream=False, said=False):
     """The status code `url` answers with; raises OSError when nothing answers. With
-    `upstream`, (status, the upstream address the host's proxy says it used)."""
+    `upstream`, (status, the upstream address the host's proxy says it used); with `said`,
+    (status, what_it_said of the body)."""
     parts = urlsplit(url)
     if parts.scheme == "https":
         connection = HTTPSConnection(parts.hostname, parts.port or 443, timeout=timeout,
@@ -131,7 +146,9 @@ def http_status(url, timeout=2.0, upstream=False):
         connection.request("GET", (parts.path or "/") + ("?" + parts.query if parts.query else ""),
                            headers={"User-Agent": "fragments-deploy", PROBE: "1"})
         response = connection.getresponse()
-        response.read()
+        body = response.read(65536)
+        if said:
+            return response.status, what_it_said(body)
         return (response.status, response.getheader(UPSTREAM, "")) if upstream else response.status
     finally:
         connection.close()
@@ -405,9 +422,9 @@ class Deployer:
                 return False, failed
             if not http_ok:
                 try:
-                    status = http_status(url)
+                    status, said = http_status(url, said=True)
                     http_ok = 200 <= status < 300
-                    last = "GET %s answered %d" % (self.params["health_path"], status)
+                    last = "GET %s answered %d" % (self.params["health_path"], status) + (": " + said if said else "")
                     if is_definite_refusal(status):
                         # The app listens and says the path is wrong: waiting will not change that.
                         self.timed("gate", started)

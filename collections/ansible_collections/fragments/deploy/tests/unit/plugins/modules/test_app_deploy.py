@@ -179,3 +179,14 @@ def test_prepare_takes_the_lock_and_reports_stamps_it_cannot_vouch_for(run_modul
 ])
 def test_the_gate_gives_up_at_once_only_on_a_refusal_time_will_not_change(status, definite):
     assert app_deployer.is_definite_refusal(status) is definite
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    (b'{"status": "error", "error": {"code": 503, "message": "storage not ready: S3 bucket b: 403 (HeadBucket)"}}',
+     "storage not ready: S3 bucket b: 403 (HeadBucket)"),
+    (b"<html>\n  <h1>Not Found</h1>\n</html>", "<html> <h1>Not Found</h1> </html>"),
+    (b"", ""),
+    (b"x" * 500, "x" * 197 + "..."),
+])
+def test_a_refusal_says_what_the_app_said(body, said):
+    assert app_deployer.what_it_said(body) == said
