@@ -18,6 +18,7 @@ import docker
 import pytest
 import requests
 
+from corpus import Corpus
 from lab import APP_REPOSITORY, Lab, flat, start_playbook
 from loops import RequestLoop
 
@@ -131,7 +132,11 @@ def test_new_container_killed_mid_rollout_then_a_rerun_converges(lab, app_images
 
 
 def test_dockerd_restart_and_an_app_crash_heal_by_themselves(lab, app_images):
+    """...and lose no fragment: 52 of every type posted before both are read back the same."""
     serving, _ = next_switch(lab)
+    user, password = (lab.state_dir / "app-credentials").read_text().strip().split(":", 1)
+    kept = Corpus(user, password)
+    kept.post(lab.app_urls()[0])
     started = "docker inspect -f '{{.Id}} {{.State.StartedAt}} {{.State.Running}}' fragments"
     before = lab.on_host(started)[1].split()
     with RequestLoop(lab.app_urls()[0]) as loop:
@@ -154,6 +159,7 @@ def test_dockerd_restart_and_an_app_crash_heal_by_themselves(lab, app_images):
                  "the restart policy to restart it", timeout=30)
         wait_for(lambda: version(lab) == serving, "the app to answer again", timeout=30)
     print(f"app killed: {len(loop.failures)} requests failed before the restart policy brought it back")
+    assert kept.problems(lab.app_urls()[0]) == [], "fragments after a dockerd restart and an app crash"
 
 
 def test_killed_playbook_leaves_a_lock_the_next_run_names(lab, app_images, tmp_path):

@@ -35,6 +35,8 @@ def source(tmp_path):
     git(repo, "init", "-q")
     git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "add", ".")
     git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "first")
+    # Never fetched: only its public address is labelled on the image, without the token.
+    git(repo, "remote", "add", "origin", "https://alice:ghp_token123@github.com/alice/sample.git")
     return repo
 
 
@@ -66,6 +68,8 @@ def test_release_pushes_every_tag_and_records_the_digest(lab, release, source):
     assert record["repository"] == f"127.0.0.1:{lab.registry_port}/{REPOSITORY}"
     assert {registry_digest(lab, tag) for tag in record["tags"]} == {record["digest"]}
     assert record["build_args"]["GIT_SHA"] == head(source)
+    assert record["build_args"]["SOURCE_URL"] == "https://github.com/alice/sample"
+    assert "ghp_token123" not in release.record_file.read_text() and "ghp_token123" not in run.output
     assert lab.registry_password() not in run.output
 
     again = release()

@@ -22,10 +22,13 @@ def test_health_needs_no_auth_and_is_not_cached(client):
     assert {"author", "githubUrl", "version"} <= body.keys()
 
 
-def test_health_reports_version_and_git_sha(htpasswd):
-    settings = make_settings(htpasswd, FRAGMENTS_VERSION="1.2.3", FRAGMENTS_GIT_SHA="abc123")
+def test_health_reports_version_git_sha_and_source_as_released(htpasswd):
+    settings = make_settings(htpasswd, FRAGMENTS_VERSION="1.2.3", FRAGMENTS_GIT_SHA="abc123",
+                             FRAGMENTS_SOURCE_URL="https://github.com/alice/fragments")
     body = TestClient(create_app(settings)).get("/").json()
-    assert (body["version"], body["gitSha"]) == ("1.2.3", "abc123")
+    assert (body["version"], body["gitSha"], body["githubUrl"]) == ("1.2.3", "abc123", "https://github.com/alice/fragments")
+    # No source address given: it says so, no placeholder.
+    assert TestClient(create_app(make_settings(htpasswd))).get("/").json()["githubUrl"] == "unknown"
 
 
 def test_unknown_route_is_404_in_error_shape(client, alice):

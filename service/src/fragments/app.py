@@ -115,7 +115,8 @@ class Api:
             return error(503, f"storage not ready: {problem}", headers={"Cache-Control": "no-cache"})
         return ok(
             author="fragments-deploy",
-            githubUrl="https://example.invalid/fragments-deploy",
+            # Where the image's source is published, as its release labelled it.
+            githubUrl=self.settings.source_url or "unknown",
             version=self.settings.version,
             gitSha=self.settings.git_sha,
             headers={"Cache-Control": "no-cache"},

@@ -18,6 +18,7 @@ class Settings:
     sqlite_path: str
     version: str
     git_sha: str
+    source_url: str = ""
     aws_region: str | None = None
     s3_bucket: str | None = None
     dynamodb_table: str | None = None
@@ -71,6 +72,7 @@ class Settings:
             sqlite_path=env.get("FRAGMENTS_SQLITE_PATH", "/data/fragments.db"),
             version=env.get("FRAGMENTS_VERSION", "0.0.0"),
             git_sha=env.get("FRAGMENTS_GIT_SHA", "unknown"),
+            source_url=env.get("FRAGMENTS_SOURCE_URL", ""),
             aws_region=region,
             s3_bucket=bucket,
             dynamodb_table=table,

@@ -86,3 +86,19 @@ def test_tagged_keeps_what_carries_every_tag():
 def test_tagged_refuses_to_match_everything(tags):
     with pytest.raises(AnsibleFilterError, match="non-empty dict"):
         tagged([{"tags": {}}], tags)
+
+
+@pytest.mark.parametrize("remote, url", [
+    ("git@github.com:alice/fragments.git", "https://github.com/alice/fragments"),
+    ("https://github.com/alice/fragments.git", "https://github.com/alice/fragments"),
+    ("https://alice:ghp_secret123@github.com/alice/fragments.git\n", "https://github.com/alice/fragments"),
+    ("ssh://git@gitlab.example.org:2222/team/fragments.git", "https://gitlab.example.org/team/fragments"),
+    ("/work/main", ""),
+    ("file:///srv/git/fragments.git", ""),
+    ("../fragments", ""),
+    ("", ""),
+])
+def test_a_remote_becomes_its_public_address_without_credentials(remote, url):
+    from ansible_collections.fragments.deploy.plugins.filter.public_source_url import public_source_url
+
+    assert public_source_url(remote) == url
