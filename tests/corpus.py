@@ -1,5 +1,6 @@
 """Fragments of every kind, posted once and read back through any address: what "nothing
-lost" is measured with (the same bytes, type, size and creation time, through every host)."""
+lost" is measured with (the same bytes, type, size and creation time, through every host);
+and call(), one request to the service as a user."""
 
 from __future__ import annotations
 
@@ -30,20 +31,27 @@ def sample(index: int) -> tuple[str, bytes]:
     return "image/png", png(index)
 
 
+def call(url: str, user: str, password: str, method: str = "GET", body: bytes | None = None,
+         content_type: str = "text/plain", timeout: float = 30) -> tuple[int, bytes, object]:
+    """One request with HTTP Basic credentials: (status, body, headers), errors included."""
+    headers = {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode(),
+               "Content-Type": content_type}
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return answer.status, answer.read(), answer.headers
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), exc.headers
+
+
 class Corpus:
     def __init__(self, user: str, password: str, count: int = 52):
-        self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.user, self.password = user, password
         self.count = count
         self.stored: dict[str, tuple[bytes, dict]] = {}  # id -> (bytes, metadata as created)
 
-    def _call(self, url: str, method: str = "GET", body: bytes | None = None, content_type: str | None = None):
-        headers = {"Authorization": self.auth, **({"Content-Type": content_type} if content_type else {})}
-        request = urllib.request.Request(url, data=body, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as answer:
-                return answer.status, answer.read(), answer.headers
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read(), exc.headers
+    def _call(self, url: str, method: str = "GET", body: bytes | None = None, content_type: str = "text/plain"):
+        return call(url, self.user, self.password, method, body, content_type, timeout=10)
 
     def post(self, url: str) -> None:
         """Post every fragment through `url` (a host's or the load balancer's address)."""

@@ -200,6 +200,11 @@ class Lab:
     def app_urls(self) -> list[str]:
         return [host["fragments_app_url"] for host in self.hosts()]
 
+    def app_credentials(self) -> tuple[str, str]:
+        """The lab's app user and password (its app-credentials file, user:password)."""
+        user, password = (self.state_dir / "app-credentials").read_text().strip().split(":", 1)
+        return user, password
+
     def registry_password(self) -> str:
         return (self.state_dir / "registry-password").read_text().strip()
 

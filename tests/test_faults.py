@@ -134,8 +134,7 @@ def test_new_container_killed_mid_rollout_then_a_rerun_converges(lab, app_images
 def test_dockerd_restart_and_an_app_crash_heal_by_themselves(lab, app_images):
     """...and lose no fragment: 52 of every type posted before both are read back the same."""
     serving, _ = next_switch(lab)
-    user, password = (lab.state_dir / "app-credentials").read_text().strip().split(":", 1)
-    kept = Corpus(user, password)
+    kept = Corpus(*lab.app_credentials())
     kept.post(lab.app_urls()[0])
     started = "docker inspect -f '{{.Id}} {{.State.StartedAt}} {{.State.Running}}' fragments"
     before = lab.on_host(started)[1].split()

@@ -11,20 +11,17 @@ until unlock (Molecule scenario `deploy`, side_effect.yml)."""
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 import subprocess
 import time
-import urllib.error
-import urllib.request
 
 import bcrypt
 
 import docker
 import pytest
 
-from corpus import Corpus
+from corpus import Corpus, call
 from lab import ROOT, Lab, flat
 from loops import FleetLoop, RequestLoop
 
@@ -93,22 +90,6 @@ def test_site_releases_provisions_deploys_and_shows_status(fleet):
     assert FleetLoop.ask(balancer["url"]) == "v1"
 
 
-def credentials(lab) -> tuple[str, str]:
-    user, password = (lab.state_dir / "app-credentials").read_text().strip().split(":", 1)
-    return user, password
-
-
-def call(url: str, user: str, password: str, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes, object]:
-    headers = {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode(),
-               "Content-Type": "text/plain"}
-    request = urllib.request.Request(url, data=body, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read(), response.headers
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(), exc.headers
-
-
 def test_the_generated_user_works_through_every_host(fleet):
     """use.yml's round trip through the first host, then one through each host; a wrong password
     is refused; an upload over the service's limit gets the service's own 413 through the proxy,
@@ -116,8 +97,8 @@ def test_the_generated_user_works_through_every_host(fleet):
     used = fleet.play("use.yml")
     assert used.returncode == 0, used.output
     assert "/v1/fragments as lab@fragments.test -> 201" in flat(used.output) and "-> 200: Hello from" in flat(used.output)
-    assert 'curl -u "$(cat ' in used.output and credentials(fleet)[1] not in used.output
-    user, password = credentials(fleet)
+    assert 'curl -u "$(cat ' in used.output and fleet.app_credentials()[1] not in used.output
+    user, password = fleet.app_credentials()
     for url in fleet.app_urls():
         code, body, headers = call(url + "/v1/fragments", user, password, "POST", b"through " + url.encode())
         assert code == 201, body
@@ -149,7 +130,7 @@ def test_fragments_live_in_s3_and_dynamodb_and_every_host_serves_them(fleet):
     """52 fragments (text, JSON, Markdown, PNG) posted through the first host: each read back,
     bytes and metadata, through every host and the load balancer; each one's bytes are the
     bucket's object <ownerId>/<id> and its metadata the table's item."""
-    fleet.corpus = Corpus(*credentials(fleet))
+    fleet.corpus = Corpus(*fleet.app_credentials())
     fleet.corpus.post(fleet.app_urls()[0])
     assert_nothing_lost(fleet, "posted through the first host")
     s3, dynamodb = fleet.aws("s3"), fleet.aws("dynamodb")
@@ -199,7 +180,7 @@ def test_a_new_password_takes_effect_through_the_health_gate(fleet):
     """The user's password rotated in the deploy's variables: a redeploy of the same release
     under a request loop drops no request; then the old password is refused and the new one
     taken. The lab's own users come back afterwards."""
-    user, old = credentials(fleet)
+    user, old = fleet.app_credentials()
     new = "rotated-" + old[:12]
     hashed = bcrypt.hashpw(new.encode(), bcrypt.gensalt(rounds=6)).decode()
     rotated = {"htpasswd": [{"name": "htpasswd", "content": f"{user}:{hashed}\n", "target": "/run/secrets/htpasswd"}]}
