@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark the fragments service image: size against a naive single-stage build,
-requests per second under wrk, and time to stop on SIGTERM. Medians of repeated runs,
-written to docs/benchmarks/service.md.
+requests per second under wrk (the memory backend, and the aws one against moto's server
+beside it), and time to stop on SIGTERM. Medians of repeated runs, written to
+docs/benchmarks/service.md.
 
     .venv/bin/python bench/service.py [--runs 3] [--seconds 5]
 """
@@ -21,14 +22,17 @@ import time
 import urllib.request
 from pathlib import Path
 
+import boto3
 import bcrypt
 import docker
 from machine import measured, publish
+from moto.server import ThreadedMotoServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE = ROOT / "service"
 BASE = os.environ.get("FRAGMENTS_BENCH_BASE_IMAGE", "fragments-base/python:bookworm")
 PORT = 18998
+MOTO_PORT = 18997
 USER, PASSWORD = "bench@example.com", "bench-password"
 WRK_SCRIPT = """
 local body = string.rep("x", 1024)
@@ -97,23 +101,50 @@ def main() -> None:
     script = work / "post-get.lua"
     script.write_text(WRK_SCRIPT)
     auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-    container = client.containers.run(
-        "bench/fragments:final", detach=True, ports={"8080/tcp": ("127.0.0.1", PORT)},
-        environment={"HTPASSWD_FILE": "/run/secrets/htpasswd", "LOG_LEVEL": "warning"},
-        volumes={str(htpasswd): {"bind": "/run/secrets/htpasswd", "mode": "ro"}})
+    secrets = {str(htpasswd): {"bind": "/run/secrets/htpasswd", "mode": "ro"}}
+
+    def measure(environment: dict, health: bool) -> tuple[list[float], list[float]]:
+        """GET / (when `health`) and POST + GET rates of the final image with this environment."""
+        container = client.containers.run(
+            "bench/fragments:final", detach=True, ports={"8080/tcp": ("127.0.0.1", PORT)}, volumes=secrets,
+            environment={"HTPASSWD_FILE": "/run/secrets/htpasswd", "LOG_LEVEL": "warning", **environment})
+        try:
+            url = f"http://127.0.0.1:{PORT}"
+            wait_healthy(url + "/")
+            request = urllib.request.Request(url + "/v1/fragments", data=b"x" * 1024, method="POST",
+                                             headers={"Authorization": auth, "Content-Type": "text/plain"})
+            with urllib.request.urlopen(request) as response:
+                get_path = "/v1/fragments/" + json.loads(response.read())["fragment"]["id"]
+            wrk(url + "/", 1)  # warm-up
+            health_rps = [wrk(url + "/", args.seconds) for _ in range(args.runs)] if health else []
+            mixed_rps = [wrk(url, args.seconds, script, {"BENCH_AUTH": auth, "BENCH_GET_PATH": get_path})
+                         for _ in range(args.runs)]
+        finally:
+            container.remove(force=True)
+        return health_rps, mixed_rps
+
+    health_rps, mixed_rps = measure({}, health=True)
+    # The aws backend against moto's server on the Docker bridge's gateway (a local address the
+    # container reaches), as the lab's hosts reach its cloud; moto in this process costs CPU too.
+    gateway = client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    moto = ThreadedMotoServer(ip_address=gateway, port=MOTO_PORT, verbose=False)
+    moto.start()
     try:
-        url = f"http://127.0.0.1:{PORT}"
-        wait_healthy(url + "/")
-        request = urllib.request.Request(url + "/v1/fragments", data=b"x" * 1024, method="POST",
-                                         headers={"Authorization": auth, "Content-Type": "text/plain"})
-        with urllib.request.urlopen(request) as response:
-            get_path = "/v1/fragments/" + json.loads(response.read())["fragment"]["id"]
-        wrk(url + "/", 1)  # warm-up
-        health_rps = [wrk(url + "/", args.seconds) for _ in range(args.runs)]
-        mixed_rps = [wrk(url, args.seconds, script, {"BENCH_AUTH": auth, "BENCH_GET_PATH": get_path})
-                     for _ in range(args.runs)]
+        endpoint = f"http://{gateway}:{MOTO_PORT}"
+        fake = {"region_name": "us-east-1", "aws_access_key_id": "bench", "aws_secret_access_key": "bench",
+                "endpoint_url": endpoint}
+        boto3.client("s3", **fake).create_bucket(Bucket="bench-data")
+        boto3.client("dynamodb", **fake).create_table(
+            TableName="bench-fragments", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "ownerId", "AttributeType": "S"},
+                                  {"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "ownerId", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}])
+        _, aws_rps = measure({"AWS_REGION": "us-east-1", "AWS_S3_BUCKET_NAME": "bench-data",
+                              "AWS_DYNAMODB_TABLE_NAME": "bench-fragments", "AWS_S3_ENDPOINT_URL": endpoint,
+                              "AWS_DYNAMODB_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench",
+                              "AWS_SECRET_ACCESS_KEY": "bench"}, health=False)
     finally:
-        container.remove(force=True)
+        moto.stop()
     stops = []
     for _ in range(args.runs):
         idle = client.containers.run("bench/fragments:final", detach=True)
@@ -140,10 +171,13 @@ def main() -> None:
 | rebuild with an unchanged source (cache) | {rebuild:.2f} s |
 | `GET /`, wrk 2 threads, 32 connections, {args.seconds} s | {statistics.median(health_rps):,.0f} req/s (runs: {", ".join(f"{r:,.0f}" for r in health_rps)}) |
 | POST 1 KB + GET, alternating, same load | {statistics.median(mixed_rps):,.0f} req/s (runs: {", ".join(f"{r:,.0f}" for r in mixed_rps)}) |
+| same, `aws` backend against moto's server on this machine (S3 + DynamoDB) | {statistics.median(aws_rps):,.0f} req/s (runs: {", ".join(f"{r:,.0f}" for r in aws_rps)}); aws / memory = {statistics.median(aws_rps) / statistics.median(mixed_rps):.3f} |
 | `docker stop` of an idle container (SIGTERM) | {statistics.median(stops):.2f} s (runs: {", ".join(f"{s:.2f}" for s in stops)}) |
 
 wrk and the container share the machine's cores, so the request rates are a floor
-for a host that only serves.
+for a host that only serves. The `aws` row measures moto (a Python server sharing the same
+two cores) as much as the service: it says what the backend costs here, not what S3 and
+DynamoDB would answer; there is no goal for it on the lab.
 """
     publish("service.md", page)
 

@@ -97,3 +97,33 @@ class FleetLoop(Loop):
             self.fleet_failures += 1
         else:
             self.versions[version] = self.versions.get(version, 0) + 1
+
+
+class WriteLoop(Loop):
+    """POST a small fragment and GET it back, every few milliseconds, as a user: counts the
+    round trips that worked and what failed, and keeps what was written (to be read back)."""
+
+    def __init__(self, url: str, user: str, password: str, **kwargs):
+        super().__init__(**kwargs)
+        self.url, self.user, self.password = url, user, password
+        self.written: dict[str, bytes] = {}  # fragment id -> its bytes
+        self.failures: list[str] = []
+
+    def tick(self):
+        from corpus import call  # PIL and the rest only where writes are tested
+
+        data = f"written during a change, round {self.ticks}\n".encode()
+        try:
+            status, body, _ = call(f"{self.url}/v1/fragments", self.user, self.password, "POST", data, timeout=5)
+            if status != 201:
+                self.failures.append(f"POST {status}")
+                return
+            fragment_id = json.loads(body)["fragment"]["id"]
+            status, body, _ = call(f"{self.url}/v1/fragments/{fragment_id}", self.user, self.password, timeout=5)
+        except Exception as exc:  # noqa: BLE001 - every failure counts
+            self.failures.append(type(exc).__name__)
+            return
+        if status != 200 or body != data:
+            self.failures.append(f"GET {status}")
+        else:
+            self.written[fragment_id] = data

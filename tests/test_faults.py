@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -18,12 +19,14 @@ import docker
 import pytest
 import requests
 
+from ansible_collections.fragments.deploy.plugins.module_utils.app_deployer import FAULT_FILE, FAULT_STEPS
 from corpus import Corpus
 from lab import APP_REPOSITORY, Lab, flat, start_playbook
 from loops import RequestLoop
 
 pytestmark = pytest.mark.e2e
-LOCK = "/var/lib/fragments-deploy/fragments/deploy.lock"
+STATE = "/var/lib/fragments-deploy/fragments"
+LOCK = f"{STATE}/deploy.lock"
 
 
 def image_vars(lab: Lab) -> dict:
@@ -131,6 +134,46 @@ def test_new_container_killed_mid_rollout_then_a_rerun_converges(lab, app_images
     assert "fragments-candidate" not in containers(lab)
 
 
+def serving_state(lab: Lab) -> dict:
+    """What a converged host shows: its containers, the port nginx's upstream file names and
+    the one the app has, and the app's restart policy."""
+    upstream = lab.on_host("cat /etc/nginx/fragments-deploy/fragments.upstream.conf")[1]
+    app = lab.on_host("docker inspect -f '{{index .Config.Labels \"fragments.deploy.port\"}} "
+                      "{{.HostConfig.RestartPolicy.Name}}' fragments")[1].split()
+    return {"containers": sorted(containers(lab)), "upstream": re.search(r"server 127\.0\.0\.1:(\d+)", upstream)[1],
+            "port": app[0], "restart": app[1]}
+
+
+@pytest.mark.parametrize("step", FAULT_STEPS)
+def test_a_change_killed_at_each_step_keeps_serving_and_the_next_run_converges(lab, app_images, step):
+    """The host's process (app_deploy) dies at `step` of a change (the module's fault seam): the
+    host answers 200 from a healthy version at once; the next deploy converges with nothing
+    left behind; after a reboot the app answers again with no deploy."""
+    old, new = next_switch(lab)
+    url = lab.app_urls()[0]
+    lab.on_host(f"echo {step} > {STATE}/{FAULT_FILE}")
+    with RequestLoop(url) as loop:
+        killed = deploy(lab, new)
+        assert killed.returncode != 0 and "Module result deserialization failed" in killed.output, killed.output
+        assert lab.on_host(f"test -e {STATE}/{FAULT_FILE}")[0] == 1, "the seam fired, once"
+        right_after = version(lab)
+        loop.settle()
+        again = deploy(lab, new)
+        assert again.returncode == 0, again.output
+        loop.settle()
+    print(f"killed at {step}: served {right_after} at once; {len(loop.failures)} of "
+          f"{len(loop.failures) + sum(loop.versions.values())} requests failed across the kill and the recovery")
+    assert loop.failures == [], (step, loop.failures[:5])
+    assert right_after in (old, new)
+    assert version(lab) == new
+    state = serving_state(lab)
+    assert state["containers"] == ["fragments", "fragments-previous"], state
+    assert state["upstream"] == state["port"] and state["restart"] == "unless-stopped", state
+    assert lab.on_host(f"test -e {LOCK}")[0] == 1
+    lab.reboot()
+    wait_for(lambda: version(lab) == new, "the app to answer after a reboot, with no deploy", timeout=60)
+
+
 def test_dockerd_restart_and_an_app_crash_heal_by_themselves(lab, app_images):
     """...and lose no fragment: 52 of every type posted before both are read back the same."""
     serving, _ = next_switch(lab)
@@ -208,7 +251,7 @@ BAD_SETTINGS = [
     ({"deploy_revert_on_failure": "maybe"}, "argument 'deploy_revert_on_failure' is of type str"),
     ({"deploy_digest": "sha256:abc"}, "deploy_digest must be sha256:<64 hex digits>"),
     ({"container_app_ports": ["8080"]}, "container_app_ports is gone: the app publishes on 127.0.0.1 only"),
-    ({"container_app_host_ports": [18080]}, "container_app_host_ports must be two different ports"),
+    ({"container_app_host_ports": [18080]}, "container_app_host_ports must be two or more different ports"),
     ({"container_app_secret_env": {"TOKEN": "x"}}, "container_app_secret_env is not supported"),
 ]
 

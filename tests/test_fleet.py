@@ -23,7 +23,7 @@ import pytest
 
 from corpus import Corpus, call
 from lab import ROOT, Lab, flat
-from loops import FleetLoop, RequestLoop
+from loops import FleetLoop, RequestLoop, WriteLoop
 
 pytestmark = pytest.mark.e2e
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
@@ -154,14 +154,24 @@ def test_rolling_v2_keeps_the_fleet_answering(fleet):
     released = play(fleet, "release.yml", release_labels=["v2"])
     assert released.returncode == 0, released.output
     v2 = record(fleet)["current"]["digest"]
-    with FleetLoop(fleet.app_urls()) as loop, RequestLoop(fleet.load_balancer()["url"]) as through_balancer:
+    balancer = fleet.load_balancer()["url"]
+    with (FleetLoop(fleet.app_urls()) as loop, RequestLoop(balancer) as through_balancer,
+          WriteLoop(balancer, *fleet.app_credentials()) as writes):
         run = play(fleet, "deploy.yml")
         loop.settle()
         through_balancer.settle()
+        writes.settle(10)
     assert run.returncode == 0, run.output
     print(f"rollout through the load balancer: {sum(through_balancer.versions.values())} answered, "
-          f"{len(through_balancer.failures)} failed, {through_balancer.versions}")
+          f"{len(through_balancer.failures)} failed, {through_balancer.versions}; POST + GET as the user: "
+          f"{len(writes.written)} round trips, {len(writes.failures)} failed {writes.failures[:5]}")
     assert through_balancer.failures == [] and set(through_balancer.versions) == {"v1", "v2"}
+    assert writes.failures == [] and len(writes.written) > 20
+    user, password = fleet.app_credentials()
+    for url in fleet.app_urls():  # what was written during the change, read back through every host
+        unreadable = [key for key, data in writes.written.items()
+                      if call(f"{url}/v1/fragments/{key}", user, password)[1] != data]
+        assert unreadable == [], (url, len(unreadable))
     print(f"rollout under load: {loop.requests} requests, fleet failures {loop.fleet_failures}, "
           f"per host {list(loop.host_failures.values())}, versions {loop.versions}")
     assert loop.fleet_failures == 0

@@ -60,6 +60,9 @@ def test_lab_up_again_changes_nothing(lab):
     run = lab.up()
     assert run.returncode == 0, run.output
     assert run.changed == 0, run.output
+    # The app's users in the form Apache's `htpasswd -B` writes, which every reader takes.
+    user, _ = lab.app_credentials()
+    assert (lab.state_dir / "app-htpasswd").read_text().startswith(f"{user}:$2y$")
 
 
 def test_registry_speaks_tls_and_wants_the_password(lab):

@@ -17,7 +17,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import anyio
+import bcrypt
 import boto3
+import httpx
 import jwt
 import moto
 import pytest
@@ -26,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.testclient import TestClient
 
 from fragments.app import create_app
+from fragments.auth import Htpasswd
 from fragments.config import Settings
 from support import assert_error, free_port, make_settings
 
@@ -88,18 +92,33 @@ def pool_private_key():
     return jwt.algorithms.RSAAlgorithm.from_jwk(json.loads(gzip.decompress(path.read_bytes())))
 
 
-def test_an_id_token_of_the_pool_is_accepted_and_owns_by_its_email(client, cognito):
+def test_an_id_token_of_the_pool_is_accepted_and_owns_by_its_sub(client, cognito):
     token = cognito["tokens"]["IdToken"]
+    sub = jwt.decode(token, options={"verify_signature": False})["sub"]
     created = client.post("/v1/fragments", content=b"hi", headers={**bearer(token), "Content-Type": "text/plain"})
     assert created.status_code == 201
-    assert created.json()["fragment"]["ownerId"] == hashlib.sha256(b"alice@example.com").hexdigest()
+    assert created.json()["fragment"]["ownerId"] == hashlib.sha256(sub.encode()).hexdigest()
     assert client.get("/v1/fragments", headers=bearer(token)).json()["fragments"] == [created.json()["fragment"]["id"]]
     # A token of ours signed with the pool's key, fresh: accepted too (the key is the one that counts).
     assert client.get("/v1/fragments", headers=bearer(signed(cognito, pool_private_key()))).status_code == 200
 
 
+def test_a_user_who_sets_another_s_email_still_owns_only_their_own(client, cognito):
+    """Mallory sets her email attribute to Alice's: her token carries Alice's email but her own
+    sub, and she sees none of Alice's fragments."""
+    alice = bearer(signed(cognito, pool_private_key(), sub="alice-sub", email="alice@example.com"))
+    mallory = bearer(signed(cognito, pool_private_key(), sub="mallory-sub", email="alice@example.com"))
+    created = client.post("/v1/fragments", content=b"alice's", headers={**alice, "Content-Type": "text/plain"})
+    assert created.status_code == 201
+    fragment_id = created.json()["fragment"]["id"]
+    assert client.get("/v1/fragments", headers=mallory).json()["fragments"] == []
+    assert_error(client.get(f"/v1/fragments/{fragment_id}", headers=mallory), 404)
+    assert_error(client.delete(f"/v1/fragments/{fragment_id}", headers=mallory), 404)
+    assert client.get(f"/v1/fragments/{fragment_id}", headers=alice).content == b"alice's"
+
+
 @pytest.mark.parametrize("case", ["access token", "expired", "another key", "another pool", "another client",
-                                  "no token", "basic auth", "garbage"])
+                                  "no token", "no sub", "basic auth", "garbage"])
 def test_other_tokens_are_refused_with_401(client, cognito, case):
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     headers = {
@@ -109,6 +128,7 @@ def test_other_tokens_are_refused_with_401(client, cognito, case):
         "another pool": bearer(cognito["other_pool"]["IdToken"]),
         "another client": bearer(cognito["other_client"]["IdToken"]),
         "no token": {},
+        "no sub": bearer(signed(cognito, pool_private_key(), sub=None)),
         "basic auth": {"Authorization": "Basic YWxpY2VAZXhhbXBsZS5jb206U2VjcmV0"},
         "garbage": bearer("not.a.token"),
     }[case]
@@ -226,3 +246,60 @@ def test_a_too_large_fragment_is_answered_413_to_curl(server, alice, tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.endswith("413") and '"code":413' in proc.stdout
+
+
+def slow_htpasswd(tmp_path: Path) -> Path:
+    """One user with a hash of bcrypt's usual cost (tens of milliseconds a check), as `htpasswd -B` writes."""
+    path = tmp_path / "htpasswd-slow"
+    path.write_text("alice@example.com:$2y$" + bcrypt.hashpw(b"right", bcrypt.gensalt(rounds=10)).decode()[4:] + "\n")
+    return path
+
+
+def test_an_unknown_user_costs_a_bcrypt_check_like_a_wrong_password(tmp_path, monkeypatch):
+    """The answer's time must not tell which names exist: both go through bcrypt, at the file's cost."""
+    users = Htpasswd.load(str(slow_htpasswd(tmp_path)))
+    checked = []
+    real = bcrypt.checkpw
+    monkeypatch.setattr(bcrypt, "checkpw", lambda password, hashed: checked.append(hashed[:7]) or real(password, hashed))
+    assert users.check("nobody@example.com", "right") is False
+    assert users.check("alice@example.com", "wrong") is False
+    assert checked == [b"$2b$10$", b"$2b$10$"]
+    assert users.check("alice@example.com", "right") is True
+    assert users.check("alice@example.com", "right") is True  # remembered: no third bcrypt
+    assert len(checked) == 3
+
+
+@pytest.mark.anyio
+async def test_wrong_passwords_do_not_stall_the_health_check(tmp_path):
+    """bcrypt runs in threads of its own: GET / answers while eight wrong passwords are checked."""
+    app = create_app(make_settings(slow_htpasswd(tmp_path)))
+    answered = []
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
+        async def wrong(number: int) -> None:
+            answer = await client.get("/v1/fragments", auth=("alice@example.com", f"wrong-{number}"))
+            answered.append(answer.status_code)
+
+        async with anyio.create_task_group() as group:
+            for number in range(8):
+                group.start_soon(wrong, number)
+            await anyio.sleep(0.01)
+            health = await client.get("/")
+            answered_before_health = len(answered)
+    assert health.status_code == 200
+    assert answered_before_health <= 2, answered_before_health
+    assert answered == [401] * 8
+
+
+@pytest.mark.anyio
+async def test_logins_past_the_queue_bound_are_refused_at_once(tmp_path):
+    settings = dataclasses.replace(make_settings(slow_htpasswd(tmp_path)), max_waiting_logins=2)
+    app = create_app(settings)
+    answered = []
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
+        async def wrong(number: int) -> None:
+            answered.append((await client.get("/v1/fragments", auth=("alice@example.com", f"no-{number}"))).status_code)
+
+        async with anyio.create_task_group() as group:
+            for number in range(6):
+                group.start_soon(wrong, number)
+    assert sorted(answered) == [401, 401, 429, 429, 429, 429]

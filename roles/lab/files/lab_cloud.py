@@ -61,10 +61,13 @@ class LabHosts:
                 container.start()
             except docker.errors.NotFound:
                 container = self.create(instance_id)
-            container.reload()
-            ports = container.attrs["NetworkSettings"]["Ports"]
-            return {"lab:ssh-port": ports["22/tcp"][0]["HostPort"],
-                    "lab:app-port": ports[f"{self.config['app_port']}/tcp"][0]["HostPort"]}
+            return self.port_tags(container)
+
+    def port_tags(self, container) -> dict[str, str]:
+        container.reload()
+        ports = container.attrs["NetworkSettings"]["Ports"]
+        return {"lab:ssh-port": ports["22/tcp"][0]["HostPort"],
+                "lab:app-port": ports[f"{self.config['app_port']}/tcp"][0]["HostPort"]}
 
     def create(self, instance_id: str):
         bind = self.config["bind_address"]
@@ -88,6 +91,14 @@ class LabHosts:
                           type="bind", read_only=True)],
             restart_policy={"Name": "unless-stopped"})
 
+    def reboot(self, instance_id: str) -> dict[str, str]:
+        """Restart the instance's lab host as a reboot would (its disk kept); return its port
+        tags, which Docker chooses anew at each start, as the instance's address would stay."""
+        with self.lock:
+            container = self.client.containers.get(self.name(instance_id))
+            container.restart(timeout=10)
+            return self.port_tags(container)
+
     def stop(self, instance_id: str) -> None:
         with self.lock:
             try:
@@ -108,8 +119,9 @@ class LabHosts:
 
 
 def install(hosts: LabHosts) -> None:
-    """Make moto's EC2 instances boot, stop and remove their lab hosts."""
+    """Make moto's EC2 instances boot, reboot, stop and remove their lab hosts."""
     run_instances = InstanceBackend.run_instances
+    reboot_instances = InstanceBackend.reboot_instances
     start_instances = InstanceBackend.start_instances
     stop_instances = InstanceBackend.stop_instances
     terminate_instances = InstanceBackend.terminate_instances
@@ -126,6 +138,12 @@ def install(hosts: LabHosts) -> None:
             self.create_tags([instance.id], hosts.boot(instance.id))
         return result
 
+    def reboot(self, instance_ids):
+        result = reboot_instances(self, instance_ids)
+        for instance in result:
+            self.create_tags([instance.id], hosts.reboot(instance.id))
+        return result
+
     def stop(self, instance_ids):
         result = stop_instances(self, instance_ids)
         for instance, _ in result:
@@ -139,6 +157,7 @@ def install(hosts: LabHosts) -> None:
         return result
 
     InstanceBackend.run_instances = run
+    InstanceBackend.reboot_instances = reboot
     InstanceBackend.start_instances = start
     InstanceBackend.stop_instances = stop
     InstanceBackend.terminate_instances = terminate

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from datetime import datetime, timezone
 
+import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -56,6 +58,9 @@ class Api:
         self.storage = storage
         self.users = users
         self.cognito = cognito
+        # bcrypt releases the GIL: one thread per core checks passwords side by side.
+        self.bcrypt_threads = anyio.CapacityLimiter(max(1, len(os.sched_getaffinity(0))))
+        self.bcrypt_waiting = 0
 
     # --- helpers -----------------------------------------------------------------
     async def owner(self, request: Request) -> str:
@@ -71,8 +76,21 @@ class Api:
                 raise HTTPException(401, "authentication required")
             return owner_id(user)
         credentials = basic_credentials(header)
-        if credentials is None or self.users is None or not self.users.check(*credentials):
+        if credentials is None or self.users is None:
             raise HTTPException(401, "authentication required")
+        if not self.users.remembered(*credentials):
+            # bcrypt in a few threads of its own, never on the event loop: wrong passwords
+            # cannot stall the health check or other users' requests; past a queue of
+            # waiting checks, more are refused at once rather than piling up.
+            if self.bcrypt_waiting >= self.settings.max_waiting_logins:
+                raise HTTPException(429, "too many logins being checked: try again in a moment")
+            self.bcrypt_waiting += 1
+            try:
+                valid = await anyio.to_thread.run_sync(self.users.check, *credentials, limiter=self.bcrypt_threads)
+            finally:
+                self.bcrypt_waiting -= 1
+            if not valid:
+                raise HTTPException(401, "authentication required")
         return owner_id(credentials[0])
 
     async def body(self, request: Request) -> bytes:

@@ -7,20 +7,29 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
+import secrets
 import threading
 
 import bcrypt
 import jwt
 
+# $2y$ (Apache's htpasswd -B), $2b$ (bcrypt's own) or $2a$, a two-digit cost, 53 characters.
+BCRYPT_HASH = re.compile(r"^\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}$")
+
 
 class Htpasswd:
     """Users and bcrypt hashes; a verified password is remembered so only the first
-    request of a user pays for bcrypt (about 50 ms by design)."""
+    request of a user pays for bcrypt (about 50 ms by design). An unknown user costs a
+    bcrypt check too, against a hash of the same cost, so that the answer's time does not
+    say which names exist."""
 
     def __init__(self, users: dict[str, bytes]):
         self._users = users
         self._verified: dict[str, bytes] = {}
         self._lock = threading.Lock()
+        costs = sorted(int(hashed.split(b"$")[2]) for hashed in users.values()) or [12]
+        self._unknown = bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(rounds=costs[-1]))
 
     @classmethod
     def load(cls, path: str) -> Htpasswd:
@@ -31,24 +40,32 @@ class Htpasswd:
                 if not line or line.startswith("#"):
                     continue
                 user, sep, hashed = line.partition(":")
-                if not sep or not hashed.startswith(("$2y$", "$2b$", "$2a$")):
+                if not sep or not BCRYPT_HASH.match(hashed):
                     raise ValueError(f"{path}:{number}: expected 'user:<bcrypt hash>' as `htpasswd -B` writes")
                 # bcrypt treats $2y$ (Apache's name) exactly as $2b$.
                 users[user] = ("$2b$" + hashed[4:]).encode()
         return cls(users)
 
-    def check(self, user: str, password: str) -> bool:
+    def _fingerprint(self, user: str, password: str) -> bytes | None:
         hashed = self._users.get(user)
-        if hashed is None:
-            return False
-        fingerprint = hashlib.sha256(hashed + b"\0" + password.encode()).digest()
+        return None if hashed is None else hashlib.sha256(hashed + b"\0" + password.encode()).digest()
+
+    def remembered(self, user: str, password: str) -> bool:
+        """Whether this password was verified for this user before: no bcrypt, so it may run
+        on the event loop."""
+        fingerprint = self._fingerprint(user, password)
         remembered = self._verified.get(user)
-        if remembered is not None and hmac.compare_digest(remembered, fingerprint):
+        return fingerprint is not None and remembered is not None and hmac.compare_digest(remembered, fingerprint)
+
+    def check(self, user: str, password: str) -> bool:
+        """The whole check, bcrypt included (tens of milliseconds: call it off the event loop)."""
+        if self.remembered(user, password):
             return True
-        if not bcrypt.checkpw(password.encode(), hashed):
+        hashed = self._users.get(user)
+        if not bcrypt.checkpw(password.encode(), hashed or self._unknown) or hashed is None:
             return False
         with self._lock:
-            self._verified[user] = fingerprint
+            self._verified[user] = self._fingerprint(user, password)
         return True
 
 
@@ -61,7 +78,8 @@ class Cognito:
     takes them in production: an RS256 signature by a key of the pool's JWKS (fetched once
     and cached, fetched again for a key id it does not know, at most every 30 s), the pool as issuer, the app
     client as audience, `token_use` "id" (access tokens are refused), not expired. The
-    owner is the token's email, else its cognito:username."""
+    owner is the token's `sub`, which no user can change (an email is an attribute a user
+    may be allowed to set to someone else's)."""
 
     def __init__(self, issuer: str, client_id: str, jwks_url: str, refetch_after: float = 30.0):
         self.issuer, self.client_id = issuer, client_id
@@ -81,12 +99,12 @@ class Cognito:
             return None
         try:
             claims = jwt.decode(token, key.key, algorithms=["RS256"], audience=self.client_id, issuer=self.issuer,
-                                options={"require": ["exp", "iss", "aud", "token_use"]})
+                                options={"require": ["exp", "iss", "aud", "token_use", "sub"]})
         except jwt.PyJWTError:
             return None
         if claims.get("token_use") != "id":
             return None
-        return claims.get("email") or claims.get("cognito:username") or None
+        return claims["sub"] or None
 
 
 def bearer_token(header: str | None) -> str | None:

@@ -33,6 +33,8 @@ class Settings:
     # A refused request body is still read (and dropped) up to this size, so that a client
     # sending the whole body reads the answer instead of a broken pipe.
     max_discard_bytes: int = 64 * 1024 * 1024
+    # Password checks (bcrypt) waiting for a thread beyond this are refused with 429.
+    max_waiting_logins: int = 64
 
     @property
     def cognito_issuer(self) -> str | None:

@@ -49,10 +49,13 @@ options:
     type: str
     default: 127.0.0.1
   host_ports:
-    description: Two host ports the running version and its candidate take in turn.
+    description:
+      - Host ports for the app's containers on O(bind_address): the running version keeps its
+        own, a new version takes the first other one that no process listens on. Two or more;
+        a third lets a deploy go on while some other process holds one of them.
     type: list
     elements: int
-    default: [18080, 18081]
+    default: [18080, 18081, 18082]
   env:
     description: Environment variables (no secrets; they show in C(docker inspect)).
     type: dict

@@ -8,10 +8,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
 import json
 import os
 import shutil
 import signal
+import socket
 import ssl
 import tempfile
 import time
@@ -25,6 +27,16 @@ except ImportError:  # pragma: no cover - Python 2 hosts are not supported
 from ansible_collections.fragments.deploy.plugins.module_utils.app_host import (
     LABEL, App, CommandError, Docker, accepting_workers, container_port, describe, labels, make_dir, now_utc,
     proxy_running, run_command)
+
+# The restart policy of the container that serves: it comes back after a reboot or a dockerd
+# restart, and stays down once a deploy has stopped it.
+RESTART_POLICY = "unless-stopped"
+# The fault tests' seam: this file in the app's state folder, holding the name of a step
+# (FAULT_STEPS), makes the next change kill its own process at that step, once. Only root
+# writes there; nothing of the product creates it.
+FAULT_FILE = "fault-at"
+FAULT_STEPS = ("pulled", "candidate-started", "gate-passed", "upstream-written", "proxy-tested",
+               "proxy-reloaded", "checked", "old-stopped", "old-renamed", "promoted")
 from ansible_collections.fragments.deploy.plugins.module_utils.app_settings import file_owner, fingerprint
 
 
@@ -40,13 +52,60 @@ def render_upstream(name, address, port, backup=None):
     """The upstream file's text; with no port, a server marked down (the proxy answers 502).
     `backup` is the container's own address: while dockerd restarts (live-restore keeps the
     container), the published port's proxy process is gone and nginx reaches it there."""
-    target = "[%s]" % address if ":" in address else address
     # max_fails=0: one failed connection must not make nginx refuse the only server for 10 s.
-    lines = ["server %s:%d max_fails=0;" % (target, port) if port else "server %s:1 down;" % target]
+    lines = ["server %s max_fails=0;" % published(address, port) if port else "server %s down;" % published(address, 1)]
     if port and backup:
         lines.append("server %s backup max_fails=0;" % backup)
     return "# Written by fragments.deploy.app_deploy: where the proxy sends the traffic of %s.\n%s\n" % (
         name, "\n".join(lines))
+
+
+def published(address, port):
+    """How nginx writes an address and port (IPv6 in brackets)."""
+    return "%s:%d" % ("[%s]" % address if ":" in address else address, port)
+
+
+def listening_inodes(port, tables):
+    """The socket inodes listening (state 0A) on `port`, in /proc/net/tcp text."""
+    found = set()
+    for table in tables:
+        for line in table.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                found.add(fields[9])
+    return found
+
+
+def socket_holders(inodes, proc="/proc"):
+    """The processes holding these sockets, as "name (pid N)"."""
+    wanted = set("socket:[%s]" % inode for inode in inodes)
+    found = []
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        try:
+            folder = os.path.join(proc, entry, "fd")
+            if any(os.readlink(os.path.join(folder, fd)) in wanted for fd in os.listdir(folder)):
+                with open(os.path.join(proc, entry, "comm")) as handle:
+                    found.append("%s (pid %s)" % (handle.read().strip(), entry))
+        except (IOError, OSError):
+            continue  # gone meanwhile, or not ours to read
+    return found
+
+
+def port_free(address, port):
+    """Whether nothing listens on address:port (SO_REUSEADDR: connections in TIME_WAIT left
+    by an earlier version do not count, as they do not for Docker's own listener)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((address, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
 
 
 def direct_address(container, port):
@@ -80,8 +139,8 @@ def run_arguments(params, name, port, reference, fingerprint_, files_id, env_fil
             "--label", LABEL + "files=" + files_id,
             "--publish", "%s:%d:%d" % (params["bind_address"], port, params["port"]),
             "--env-file", env_file,
-            # A candidate that exits must stay exited for the gate to see it; the promoted one
-            # gets the restart policy (promote()).
+            # A candidate that exits must stay exited for the gate to see it; it gets the
+            # restart policy once it passes the gate.
             "--restart", "no",
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
             "--memory", params["memory"], "--cpus", str(params["cpus"]),
@@ -154,6 +213,33 @@ def http_status(url, timeout=2.0, upstream=False, said=False):
         connection.close()
 
 
+def proxy_target(check_url):
+    """Where the host's nginx, as loaded, sends an app's requests: the upstream address a probe
+    through it names (the last one it tried), or None when it names none (nothing answers, or
+    a proxy configuration without the probe's header)."""
+    try:
+        dummy, upstream = http_status(check_url, upstream=True)
+    except (OSError, ValueError):
+        return None
+    return upstream.split(",")[-1].strip() or None
+
+
+def names_container(target, container):
+    """Whether an upstream address is this container: its published loopback port, or its own
+    address on its network (the backup server while dockerd restarts)."""
+    host, sep, port = (target or "").rpartition(":")
+    host = host.strip("[]")
+    if not container or not sep or not port.isdigit():
+        return False
+    networks = ((container.get("NetworkSettings") or {}).get("Networks") or {}).values()
+    if host in [network.get("IPAddress") for network in networks if network.get("IPAddress")]:
+        return True
+    try:
+        return int(port) == container_port(container) and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class Deployer:
     def __init__(self, module, docker=None):
         self.module = module
@@ -166,6 +252,18 @@ class Deployer:
         self.started = time.monotonic()
         self.changed = False
         self.pulled = False
+        self.fault_file = os.path.join(self.app.dir, FAULT_FILE)
+        try:
+            with open(self.fault_file) as handle:
+                self.fault_at = handle.read().strip()
+        except (IOError, OSError):
+            self.fault_at = None
+
+    def fault(self, step):
+        """The fault tests' seam (FAULT_FILE): die here, as a killed process would, once."""
+        if step == self.fault_at:
+            os.remove(self.fault_file)
+            os.kill(os.getpid(), signal.SIGKILL)
 
     # --- reading ----------------------------------------------------------------------
     def secret_contents(self, container):
@@ -194,6 +292,9 @@ class Deployer:
         return (found.get(LABEL + "digest") == self.params["digest"]
                 and found.get(LABEL + "settings") == self.fingerprint
                 and self.secret_contents(container) == self.wanted_secrets())
+
+    def restart_policy_set(self, container):
+        return ((container or {}).get("HostConfig", {}).get("RestartPolicy") or {}).get("Name") == RESTART_POLICY
 
     def timed(self, step, started):
         self.timings[step] = round(time.monotonic() - started, 3)
@@ -231,6 +332,7 @@ class Deployer:
             before = None
         backup = direct_address(container, self.params["port"])
         self.write_file(path, render_upstream(self.params["name"], self.params["bind_address"], port, backup), 0o644)
+        self.fault("upstream-written")
         try:
             run_command(["nginx", "-t", "-q"], timeout=30)
         except CommandError as exc:
@@ -240,10 +342,12 @@ class Deployer:
                 self.write_file(path, before, 0o644)
             raise Refused("The proxy refused its configuration (nginx -t: %s); it was not reloaded and the running "
                           "version was left serving." % " ".join(str(exc).split()), outcome="refused")
+        self.fault("proxy-tested")
         if not self.start_proxy():  # a fresh start reads the new configuration
             master = proxy_running()
             old_workers = accepting_workers(master)
             os.kill(master, signal.SIGHUP)
+            self.fault("proxy-reloaded")
             self.wait_for_old_workers(master, old_workers)
         if port:
             self.wait_for_upstream(port)
@@ -279,6 +383,37 @@ class Deployer:
         raise Refused("The proxy did not send requests to %s within 10 s of its reload (last answer: %s); "
                       "see the host's nginx error log." % (want, seen), outcome="refused")
 
+    def sends_to(self, container, target):
+        """Whether nginx sends the requests to this container (`target` from proxy_target());
+        with no target, the upstream file is all there is to go by."""
+        if target is None:
+            port = container_port(container)
+            return bool(container) and port is not None and self.app.upstream() == port
+        return names_container(target, container)
+
+    def choose_port(self, old_port, previous):
+        """The host port for a new version: not the running one's, none a process listens on;
+        the stopped previous container's when it can be reused. Refused, naming the processes,
+        when every port is held."""
+        bind = self.params["bind_address"]
+        others = [port for port in self.params["host_ports"] if port != old_port]
+        if previous and self.matches(previous) and container_port(previous) in others:
+            others.insert(0, others.pop(others.index(container_port(previous))))
+        for port in others:
+            if port_free(bind, port):
+                return port
+        tables = []
+        for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(name) as handle:
+                    tables.append(handle.read())
+            except (IOError, OSError):
+                continue
+        held = ["%s by %s" % (published(bind, port), ", ".join(socket_holders(listening_inodes(port, tables)))
+                                or "a process this user cannot see") for port in others]
+        raise Refused("No free port for the new version: %s. Stop that process, or give container_app_host_ports "
+                      "another free port; the running version was left serving." % "; ".join(held), outcome="refused")
+
     def upstream_text(self):
         try:
             with open(self.app.upstream_file) as handle:
@@ -297,16 +432,35 @@ class Deployer:
 
     # --- steps ---------------------------------------------------------------------------
     def recover(self, current, candidate):
-        """Finish or clean up a deploy that was interrupted; return what serves now."""
-        serving = self.app.upstream()
-        if candidate and candidate["State"].get("Running") and serving == container_port(candidate):
-            # Killed after the switch: the candidate serves. Finish its promotion.
-            self.promote(current, candidate, reused_previous=False)
-            self.module.warn("A deploy interrupted after its switch was finished: %s serves."
-                             % labels(candidate).get(LABEL + "digest", "?"))
-            return self.docker.inspect(self.app.name)
-        if candidate:
-            self.remove(self.app.candidate)
+        """Finish or undo a change that was interrupted at any step (its process killed);
+        return what serves now. Decided from what nginx's loaded configuration sends the
+        requests to (a probe through it), never from the upstream file, which is written
+        before nginx tests and loads it."""
+        if not candidate:
+            return current
+        self.start_proxy()
+        target = proxy_target(self.params["proxy_check_url"])
+        if candidate["State"].get("Running") and self.sends_to(candidate, target):
+            # Killed after the switch: the candidate takes the traffic. Check it as the switch
+            # would have, then finish its promotion.
+            healthy, seen = self.check_through_proxy()
+            if healthy:
+                self.promote()
+                self.module.warn("A deploy interrupted after its switch was finished: %s serves."
+                                 % labels(candidate).get(LABEL + "digest", "?"))
+                return self.docker.inspect(self.app.name)
+            self.module.warn("A deploy interrupted after its switch left a version that is not healthy (%s); "
+                             "the traffic goes back to the running one." % seen)
+        # The candidate does not serve: nginx (file and loaded configuration) on the running
+        # version before the candidate goes.
+        running = bool(current and current["State"].get("Running"))
+        port = container_port(current) if running else None
+        wanted = render_upstream(self.params["name"], self.params["bind_address"], port,
+                                 direct_address(current, self.params["port"]) if running else None)
+        if self.upstream_text() != wanted or (running and not self.sends_to(current, target)):
+            self.point_proxy_at(port, current if running else None)
+        self.remove(self.app.candidate)
+        self.changed = True
         return current
 
     def pull(self):
@@ -384,6 +538,8 @@ class Deployer:
         state = container.get("State", {})
         if not state.get("Running"):
             return "exited with code %s%s" % (state.get("ExitCode", "?"), " (out of memory)" if state.get("OOMKilled") else "")
+        if state.get("Restarting"):
+            return "exited with code %s and Docker is restarting it" % state.get("ExitCode", "?")
         health = state.get("Health") or {}
         if health.get("Status") == "unhealthy":
             if not health.get("Log"):
@@ -512,16 +668,32 @@ class Deployer:
         else:
             self.remove(self.app.candidate)
 
-    def promote(self, current, candidate, reused_previous):
-        """The candidate serves: the old version stops and becomes the previous one."""
-        if not reused_previous:
-            self.remove(self.app.previous)
+    def switch_back(self, old_port, current, reused_previous):
+        """After a switch that failed at any point (even after nginx loaded the new upstream):
+        the proxy back on the running version, loaded, and only then the candidate taken away."""
+        try:
+            self.point_proxy_at(old_port, current)
+        except Refused as exc:
+            raise Refused("The switch failed and so did pointing the proxy back (%s); %s was left running so "
+                          "that the host keeps answering. Run the deploy again." % (exc, self.app.candidate))
+        self.put_back(reused_previous)
+
+    def promote(self):
+        """The candidate, which serves, becomes the app; the old version stops and becomes the
+        previous one. Safe to interrupt after any step: the candidate has its restart policy
+        first, and recover() finishes from wherever this stopped (the old one still named the
+        app, stopped, or already renamed)."""
+        if not self.restart_policy_set(self.docker.inspect(self.app.candidate)):
+            self.docker.run("update", "--restart", RESTART_POLICY, self.app.candidate)
+        current = self.docker.inspect(self.app.name)
         if current:
+            self.remove(self.app.previous)
             if current["State"].get("Running"):
                 self.docker.run("stop", "--time", str(self.params["stop_timeout"]), self.app.name)
+                self.fault("old-stopped")
             self.docker.run("rename", self.app.name, self.app.previous)
+            self.fault("old-renamed")
         self.docker.run("rename", self.app.candidate, self.app.name)
-        self.docker.run("update", "--restart", "unless-stopped", self.app.name)
 
     def prune_images(self):
         keep = set()
@@ -590,13 +762,14 @@ class Deployer:
             current = self.recover(current, candidate)
         running = bool(current and current["State"].get("Running"))
         previous_digest = labels(current).get(LABEL + "digest", "") if running else ""
-        serves = running and self.matches(current) and self.app.upstream() == container_port(current)
+        serves = running and self.matches(current) and self.sends_to(current, proxy_target(self.params["proxy_check_url"]))
+        restart_policy_set = self.restart_policy_set(current)
         # The upstream file exactly as it should be: a container restarted (new address) or
         # an older version of this module (no backup line) leaves it to be written again.
         proxy_current = serves and self.upstream_text() == render_upstream(
             self.params["name"], self.params["bind_address"], container_port(current),
             direct_address(current, self.params["port"]))
-        up_to_date = serves and proxy_current
+        up_to_date = serves and proxy_current and restart_policy_set
         diff = self.diff(current)
 
         if self.params["state"] == "pulled":
@@ -609,6 +782,9 @@ class Deployer:
                 if not proxy_current:
                     self.point_proxy_at(container_port(current), current)
                     self.changed = True
+                if not restart_policy_set:
+                    self.docker.run("update", "--restart", RESTART_POLICY, self.app.name)
+                    self.changed = True
             return self.answer("unchanged", current, previous_digest, up_to_date, diff=diff)
         if self.module.check_mode:
             self.pull()
@@ -618,13 +794,14 @@ class Deployer:
             raise Refused("The proxy is not set up on this host (no %s): apply the fragments.deploy.proxy role "
                           "first. Nothing was changed." % os.path.dirname(self.app.upstream_file))
 
+        old_port = container_port(current) if running else None
+        previous = self.docker.inspect(self.app.previous)
+        port = self.choose_port(old_port, previous)
         self.pull()
         self.changed = True
-        ports = self.params["host_ports"]
-        old_port = container_port(current) if running else None
-        port = ports[1] if old_port == ports[0] else ports[0]
-        previous = self.docker.inspect(self.app.previous)
+        self.fault("pulled")
         reused = self.start_candidate(port, previous)
+        self.fault("candidate-started")
         gated = time.monotonic()
         healthy, seen = self.gate(port)
         gated = time.monotonic() - gated
@@ -637,24 +814,29 @@ class Deployer:
                              previous_digest or "(none)"),
                           outcome="refused")
 
+        # From here on the candidate comes back after a reboot, as the version serving would:
+        # whichever one nginx's configuration names then answers.
+        self.docker.run("update", "--restart", RESTART_POLICY, self.app.candidate)
+        self.fault("gate-passed")
         started = time.monotonic()
         try:
             self.point_proxy_at(port, self.docker.inspect(self.app.candidate))
         except Refused:
-            self.put_back(reused)
+            self.switch_back(old_port, current if running else None, reused)
             raise
         self.timed("switch", started)
         healthy, seen = self.check_through_proxy()
         if not healthy:
-            self.point_proxy_at(old_port, current if running else None)
-            self.put_back(reused)
+            self.switch_back(old_port, current if running else None, reused)
             self.record("rolled-back", previous_digest)
             raise Refused("%s was healthy on its own address but not once it took the traffic (%s); the traffic "
                           "went back to %s, which never stopped." % (self.reference, seen, previous_digest or "(none)"),
                           outcome="rolled-back")
+        self.fault("checked")
         if running:
             self.drain(old_port)
-        self.promote(current, self.docker.inspect(self.app.candidate), reused)
+        self.promote()
+        self.fault("promoted")
         self.record("deployed", previous_digest)
         self.prune_files()
         self.prune_images()

@@ -27,7 +27,7 @@ ARGUMENT_SPEC = dict(
     registry_password=dict(type="str", default="", no_log=True),
     port=dict(type="int", default=8080),
     bind_address=dict(type="str", default="127.0.0.1"),
-    host_ports=dict(type="list", elements="int", default=[18080, 18081]),
+    host_ports=dict(type="list", elements="int", default=[18080, 18081, 18082]),
     env=dict(type="dict", default={}),
     # The files' contents are the secrets (no_log below), not their names and targets.
     secret_files=dict(type="list", elements="dict", default=[], no_log=False, options=dict(
@@ -81,8 +81,8 @@ def problems(params, prefix=""):
     if not DIGEST.match(params["digest"]) and not (params["state"] == "validated" and not params["digest"]):
         found.append("%s must be sha256:<64 hex digits> (not %r)" % (o("digest"), params["digest"]))
     ports = params["host_ports"]
-    if len(ports) != 2 or len(set(ports)) != 2 or not all(0 < p < 65536 for p in ports):
-        found.append("%s must be two different ports (not %r)" % (o("host_ports"), ports))
+    if len(ports) < 2 or len(set(ports)) != len(ports) or not all(0 < p < 65536 for p in ports):
+        found.append("%s must be two or more different ports (not %r)" % (o("host_ports"), ports))
     if not 0 < params["port"] < 65536:
         found.append("%s must be a port number (not %r)" % (o("port"), params["port"]))
     try:

@@ -29,6 +29,12 @@ options:
   proxy_upstream_file:
     description: The app's nginx upstream file; empty for the proxy role's default.
     type: path
+  proxy_check_url:
+    description:
+      - A URL of the app through the host's proxy, asked with the probe header the proxy answers with the
+        upstream it used (as M(fragments.deploy.app_deploy) does after a switch).
+    type: str
+    default: http://127.0.0.1/
   lock_stale_after:
     description: Seconds after which a held lock is reported as stale.
     type: int
@@ -92,7 +98,11 @@ previous:
   returned: always
   type: dict
 serving:
-  description: Whether the proxy runs and sends the traffic to C(<name>).
+  description:
+    - Whether the proxy, as loaded (a probe through it at O(proxy_check_url), not its upstream file),
+      sends the traffic to C(<name>), and C(<name>) runs and is not unhealthy.
+    - Without an answer naming the upstream (a proxy configuration older than the probe header), the
+      upstream file decides.
   returned: always
   type: bool
 proxy_running:
@@ -111,6 +121,7 @@ records:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fragments.deploy.plugins.module_utils.app_deployer import names_container, proxy_target
 from ansible_collections.fragments.deploy.plugins.module_utils.app_host import (
     App, CommandError, Docker, describe, proxy_running, read_lock)
 
@@ -121,6 +132,7 @@ def main():
             name=dict(type="str", required=True),
             state_dir=dict(type="path", default="/var/lib/fragments-deploy"),
             proxy_upstream_file=dict(type="path"),
+            proxy_check_url=dict(type="str", default="http://127.0.0.1/"),
             lock_stale_after=dict(type="int", default=1800),
             records=dict(type="int", default=10),
         ),
@@ -129,16 +141,19 @@ def main():
     app = App(module.params["name"], module.params["state_dir"], module.params["proxy_upstream_file"])
     docker = Docker()
     try:
-        current, previous = describe(docker.inspect(app.name)), describe(docker.inspect(app.previous))
+        container = docker.inspect(app.name)
+        current, previous = describe(container), describe(docker.inspect(app.previous))
     except CommandError as exc:
         module.fail_json(msg="Cannot ask Docker on this host: %s" % exc)
     proxy = proxy_running() is not None
+    target = proxy_target(module.params["proxy_check_url"]) if proxy else None
+    sends = names_container(target, container) if target else app.upstream() == current["port"]
     module.exit_json(
         changed=False,
         app=current,
         previous=previous,
         proxy_running=proxy,
-        serving=bool(proxy and current["running"] and current["port"] and app.upstream() == current["port"]),
+        serving=bool(proxy and current["running"] and current["port"] and sends and current["health"] != "unhealthy"),
         lock=read_lock(app.lock_path, module.params["lock_stale_after"]),
         records=app.records(last=module.params["records"]),
     )

@@ -25,8 +25,8 @@ def params(**changes) -> dict:
     ({"image": "docker.io/alice/web:latest"}, "image must be a repository without tag or digest"),
     ({"image": "docker.io/alice/web@sha256:" + "b" * 64}, "image must be a repository without tag or digest"),
     ({"digest": "sha256:abc"}, "digest must be sha256:<64 hex digits>"),
-    ({"host_ports": [18080]}, "host_ports must be two different ports"),
-    ({"host_ports": [18080, 18080]}, "host_ports must be two different ports"),
+    ({"host_ports": [18080]}, "host_ports must be two or more different ports"),
+    ({"host_ports": [18080, 18080]}, "host_ports must be two or more different ports"),
     ({"port": 70000}, "port must be a port number"),
     ({"bind_address": "0.0.0.0"}, "bind_address must be a loopback address"),
     ({"bind_address": "localhost"}, "bind_address must be an IP address"),
@@ -129,6 +129,67 @@ def test_only_the_masters_workers_that_still_accept_are_waited_for(tmp_path):
     process(15, 10, "nginx: worker process", comm="odd) name")
     (tmp_path / "self").mkdir()
     assert sorted(app_host.accepting_workers(10, proc=str(tmp_path))) == [11, 15]
+
+
+def test_the_upstream_nginx_names_is_matched_to_a_container():
+    """What a probe through the proxy says ($upstream_addr) decides which container serves."""
+    container = {"Config": {"Labels": {"fragments.deploy.port": "18081"}},
+                 "NetworkSettings": {"Networks": {"lab": {"IPAddress": "172.18.0.7"}}}}
+    assert app_deployer.names_container("127.0.0.1:18081", container)
+    assert app_deployer.names_container("[::1]:18081", container)
+    assert app_deployer.names_container("172.18.0.7:8080", container)  # the backup server
+    assert not app_deployer.names_container("127.0.0.1:18080", container)
+    assert not app_deployer.names_container("10.0.0.9:18081", container)  # not loopback, not its own
+    assert not app_deployer.names_container("fragments_deploy_web", container)  # every server down: 502
+    assert not app_deployer.names_container("127.0.0.1:18081", None)
+    assert not app_deployer.names_container(None, container)
+
+
+def test_a_held_port_is_skipped_and_its_holder_named():
+    """A real listening socket of this process: the port is not free, and the refusal names us."""
+    import os
+    import socket
+
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen(1)
+    try:
+        port = held.getsockname()[1]
+        assert not app_deployer.port_free("127.0.0.1", port)
+        with open("/proc/net/tcp") as handle:
+            inodes = app_deployer.listening_inodes(port, [handle.read()])
+        assert len(inodes) == 1
+        assert app_deployer.socket_holders(inodes) == ["%s (pid %d)" % (open("/proc/self/comm").read().strip(),
+                                                                        os.getpid())]
+    finally:
+        held.close()
+    assert app_deployer.port_free("127.0.0.1", port)
+
+
+def test_the_new_version_takes_a_free_port_or_the_refusal_names_who_holds_them():
+    import socket
+
+    held = [socket.socket(), socket.socket()]
+    for one in held:
+        one.bind(("127.0.0.1", 0))
+        one.listen(1)
+    try:
+        first, second = (one.getsockname()[1] for one in held)
+        with socket.socket() as free:
+            free.bind(("127.0.0.1", 0))
+            spare = free.getsockname()[1]
+        deployer = app_deployer.Deployer.__new__(app_deployer.Deployer)
+        deployer.params = params(host_ports=[first, second, spare])
+        assert deployer.choose_port(None, None) == spare
+        assert deployer.choose_port(first, None) == spare
+        with pytest.raises(app_deployer.Refused) as refused:
+            deployer.choose_port(spare, None)  # the running version holds the only free one
+        message = str(refused.value)
+        assert "127.0.0.1:%d by " % first in message and "127.0.0.1:%d by " % second in message
+        assert "(pid " in message and "the running version was left serving" in message
+    finally:
+        for one in held:
+            one.close()
 
 
 def test_state_validated_touches_nothing(run_module):
