@@ -135,13 +135,17 @@ def test_new_container_killed_mid_rollout_then_a_rerun_converges(lab, app_images
 
 
 def serving_state(lab: Lab) -> dict:
-    """What a converged host shows: its containers, the port nginx's upstream file names and
-    the one the app has, and the app's restart policy."""
+    """What a converged host shows: its containers, the port nginx's upstream file names, the
+    upstream nginx as loaded uses, the app's port and its restart policy."""
     upstream = lab.on_host("cat /etc/nginx/fragments-deploy/fragments.upstream.conf")[1]
     app = lab.on_host("docker inspect -f '{{index .Config.Labels \"fragments.deploy.port\"}} "
                       "{{.HostConfig.RestartPolicy.Name}}' fragments")[1].split()
+    # Where nginx, as loaded, sends a request: the upstream it names to a probe from the host.
+    loaded = lab.on_host(
+        "python3 -c \"import urllib.request as u; print(u.urlopen(u.Request('http://127.0.0.1/', headers="
+        "{'X-Fragments-Deploy-Probe': '1'})).headers['X-Fragments-Deploy-Upstream'])\"")[1].strip()
     return {"containers": sorted(containers(lab)), "upstream": re.search(r"server 127\.0\.0\.1:(\d+)", upstream)[1],
-            "port": app[0], "restart": app[1]}
+            "loaded": loaded, "port": app[0], "restart": app[1]}
 
 
 @pytest.mark.parametrize("step", FAULT_STEPS)
@@ -169,13 +173,14 @@ def test_a_change_killed_at_each_step_keeps_serving_and_the_next_run_converges(l
     state = serving_state(lab)
     assert state["containers"] == ["fragments", "fragments-previous"], state
     assert state["upstream"] == state["port"] and state["restart"] == "unless-stopped", state
+    assert state["loaded"] == f"127.0.0.1:{state['port']}", state
     assert lab.on_host(f"test -e {LOCK}")[0] == 1
     lab.reboot()
     wait_for(lambda: version(lab) == new, "the app to answer after a reboot, with no deploy", timeout=60)
 
 
-def test_dockerd_restart_and_an_app_crash_heal_by_themselves(lab, app_images):
-    """...and lose no fragment: 52 of every type posted before both are read back the same."""
+def test_dockerd_restart_an_app_crash_and_a_reboot_heal_by_themselves(lab, app_images):
+    """...and lose no fragment: 52 of every type posted before are read back the same after each."""
     serving, _ = next_switch(lab)
     kept = Corpus(*lab.app_credentials())
     kept.post(lab.app_urls()[0])
@@ -202,6 +207,10 @@ def test_dockerd_restart_and_an_app_crash_heal_by_themselves(lab, app_images):
         wait_for(lambda: version(lab) == serving, "the app to answer again", timeout=30)
     print(f"app killed: {len(loop.failures)} requests failed before the restart policy brought it back")
     assert kept.problems(lab.app_urls()[0]) == [], "fragments after a dockerd restart and an app crash"
+    # The host reboots (EC2's RebootInstances): the app comes back by itself, its data with it.
+    lab.reboot()
+    wait_for(lambda: version(lab) == serving, "the app to answer after a reboot, with no deploy", timeout=60)
+    assert kept.problems(lab.app_urls()[0]) == [], "fragments after a reboot"
 
 
 def test_killed_playbook_leaves_a_lock_the_next_run_names(lab, app_images, tmp_path):
