@@ -50,7 +50,7 @@ options:
     default: 127.0.0.1
   host_ports:
     description:
-      - Host ports for the app's containers on O(bind_address): the running version keeps its
+      - Host ports for the app's containers on O(bind_address). The running version keeps its
         own, a new version takes the first other one that no process listens on. Two or more;
         a third lets a deploy go on while some other process holds one of them.
     type: list

@@ -409,8 +409,10 @@ class Deployer:
                     tables.append(handle.read())
             except (IOError, OSError):
                 continue
-        held = ["%s by %s" % (published(bind, port), ", ".join(socket_holders(listening_inodes(port, tables)))
-                                or "a process this user cannot see") for port in others]
+        held = []
+        for port in others:
+            holders = socket_holders(listening_inodes(port, tables))
+            held.append("%s by %s" % (published(bind, port), ", ".join(holders) or "a process this user cannot see"))
         raise Refused("No free port for the new version: %s. Stop that process, or give container_app_host_ports "
                       "another free port; the running version was left serving." % "; ".join(held), outcome="refused")
 

@@ -20,8 +20,8 @@ description:
   - Otherwise it pulls C(image@digest) if the image is missing (logging in through a
     throw-away Docker client configuration; the password goes to C(docker login) on its
     standard input, never on a command line nor in an environment), starts the new version
-    as C(<name>-candidate) publishing O(port) on O(bind_address) only, on the one of O(host_ports)
-    the running version does not use, and gates it on the image's HEALTHCHECK (or
+    as C(<name>-candidate) publishing O(port) on O(bind_address) only, on the first of O(host_ports)
+    that the running version does not use and no process listens on, and gates it on the image's HEALTHCHECK (or
     O(healthcheck)) and O(health_path) on its own address.
   - A healthy candidate takes the traffic through a graceful reload of the host's nginx
     (C(nginx -t) first, so a configuration nginx refuses is never loaded), is checked again
@@ -34,8 +34,14 @@ description:
     never stopped. Each change is appended to the host's deploy record
     (C(<state_dir>/<name>/deploys.jsonl)), and images of the repository beyond
     O(keep_images) are removed, never the running or the previous one.
-  - A deploy interrupted half-way (the control node killed) is finished or cleaned up by
-    the next call; the proxy left stopped is started again, with a warning.
+  - A change interrupted at any step (the control node, the connection or this module's own
+    process killed, the host rebooted) is finished or undone by the next call, decided from
+    what nginx has loaded (a probe through O(proxy_check_url)), not from the upstream file. A
+    candidate nginx already sends the traffic to is checked through nginx and promoted; any
+    other is removed only after nginx points at the running version again. The candidate gets
+    the restart policy C(unless-stopped) once it passes its gate, and the promotion is ordered
+    so that each of its steps leaves a state the next call finishes. The proxy left stopped is
+    started again, with a warning.
   - With O(state=pulled) it only makes sure the image is on the host (a rollout pulls on
     every host at once before it changes the first one) and says whether the app is
     already up to date.
@@ -60,6 +66,10 @@ attributes:
     support: full
     description: Shows the digest, tags and settings fingerprint before and after.
 notes:
+  - "For fault tests: a file C(<state_dir>/<name>/fault-at) holding a step's name (C(pulled), C(candidate-started),
+    C(gate-passed), C(upstream-written), C(proxy-tested), C(proxy-reloaded), C(checked), C(old-stopped),
+    C(old-renamed), C(promoted)) makes the next change kill its own process at that step, once (the file is
+    removed first). Only root can write there; nothing of the collection creates it."
   - Needs root (or membership of the docker group and write access to O(state_dir) and the upstream file).
 author:
   - fragments-deploy maintainers (@fragments-deploy)
