@@ -102,6 +102,12 @@ stamps:
   description: Per stamp name, C(current), C(stamped) and the C(inactive) services.
   returned: when acquired
   type: dict
+app_running:
+  description:
+    - Whether a container of the app runs on this host now (false where Docker is not installed), so that
+      a rollout can converge hosts with nothing to keep serving all at once, and the others in their batch.
+  returned: when acquired
+  type: bool
 up_to_date:
   description: The digest already serves with these settings (only known when converged).
   returned: when acquired
@@ -119,7 +125,7 @@ previous_digest:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fragments.deploy.plugins.module_utils.app_deployer import CommandError, Deployer, Refused
 from ansible_collections.fragments.deploy.plugins.module_utils.app_host import (
-    STAMP_DIR, App, inactive_services, read_lock, read_stamp, take_lock)
+    STAMP_DIR, App, Docker, inactive_services, read_lock, read_stamp, take_lock)
 from ansible_collections.fragments.deploy.plugins.module_utils.app_settings import ARGUMENT_SPEC, problems
 
 
@@ -162,6 +168,10 @@ def main():
     converged = all(stamp["current"] for stamp in stamps.values())
     result.update(acquired=True, holder=None, stamps=stamps, converged=converged, up_to_date=False, pulled=False,
                   previous_digest="")
+    try:
+        result["app_running"] = bool((Docker().inspect(app.name) or {}).get("State", {}).get("Running"))
+    except CommandError:  # no Docker yet
+        result["app_running"] = False
     if not converged:
         # Docker may not even be there yet: the rollout converges the host first.
         module.exit_json(**result)
