@@ -303,3 +303,88 @@ async def test_logins_past_the_queue_bound_are_refused_at_once(tmp_path):
             for number in range(6):
                 group.start_soon(wrong, number)
     assert sorted(answered) == [401, 401, 429, 429, 429, 429]
+
+
+def certificate_authority(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA of the test's own and a certificate it signs for 127.0.0.1: (ca, cert, key) files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("test CA")).issuer_name(name("test CA"))
+          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now)
+          .not_valid_after(now + datetime.timedelta(hours=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder().subject_name(name("127.0.0.1")).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(2).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def https_keys(cognito, tmp_path_factory):
+    """The pool's JWKS served over HTTPS on 127.0.0.1 with a certificate of a CA of our own."""
+    import http.server
+    import ssl
+
+    with urllib.request.urlopen(f"{cognito['url']}/{cognito['pool']['id']}/.well-known/jwks.json") as answer:
+        keys = answer.read()
+
+    class Keys(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the handler's API
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(keys)))
+            self.end_headers()
+            self.wfile.write(keys)
+
+        def log_message(self, *args):
+            pass
+
+    ca, cert, key = certificate_authority(tmp_path_factory.mktemp("tls"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Keys)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield {"url": f"https://127.0.0.1:{server.server_address[1]}/jwks.json", "ca": ca}
+    server.shutdown()
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+def test_keys_over_https_are_trusted_only_with_the_ca_the_setting_names(cognito, https_keys, trusted):
+    """The image trusts the public CAs only (certifi's bundle): a JWKS signed by another CA is
+    refused (503, nothing checked) unless FRAGMENTS_CA_FILE names that CA."""
+    env = cognito_env(cognito, AWS_COGNITO_JWKS_URL=https_keys["url"],
+                      **({"FRAGMENTS_CA_FILE": str(https_keys["ca"])} if trusted else {}))
+    with TestClient(create_app(Settings.from_env(env))) as client:
+        answer = client.get("/v1/fragments", headers=bearer(cognito["tokens"]["IdToken"]))
+    if trusted:
+        assert answer.status_code == 200, answer.text
+    else:
+        assert_error(answer, 503)
+        assert "keys are out of reach" in answer.json()["error"]["message"]
+
+
+def test_a_ca_file_that_is_not_one_is_refused_at_start(cognito, tmp_path):
+    (tmp_path / "ca.pem").write_text("not a certificate\n")
+    with pytest.raises(ValueError, match="FRAGMENTS_CA_FILE .*ca.pem is not a readable PEM certificate"):
+        create_app(Settings.from_env(cognito_env(cognito, FRAGMENTS_CA_FILE=str(tmp_path / "ca.pem"))))

@@ -89,9 +89,13 @@ def test_logs_are_json_lines(container):
     assert all(json.loads(line)["level"] for line in lines)
 
 
+PUBLIC_BUNDLES = ("/opt/deps/botocore/cacert.pem", "/opt/deps/certifi/cacert.pem")
+
+
 def test_image_runs_as_non_root_and_holds_no_build_leftovers(image):
     """No build leftovers, no CA file of this machine: the only certificates are the public
-    bundle botocore ships (HTTPS to S3 and DynamoDB), and only the AWS models it loads."""
+    bundles of certifi (the service's HTTPS calls) and botocore (S3 and DynamoDB), and only
+    the AWS models it loads."""
     assert image.attrs["Config"]["User"] == "10001:10001"
     # The final stage is FROM scratch: list every file with the image's own Python.
     lister = "import os\nfor d, _, fs in os.walk('/'):\n    [print(os.path.join(d, f)) for f in fs]"
@@ -101,8 +105,11 @@ def test_image_runs_as_non_root_and_holds_no_build_leftovers(image):
     leftovers = [f for f in files if f.startswith(("/opt/app/tests", "/root/.cache", "/usr/local/share/ca-certificates",
                                                     "/etc/ssl", "/opt/deps/bin"))
                  or os.path.basename(f) in ("sh", "bash", "gcc", "cc", "pip", "pip3", "apt-get", "dpkg")
-                 or (f.endswith((".crt", ".pem", ".key")) and f != "/opt/deps/botocore/cacert.pem")]
+                 or (f.endswith((".crt", ".pem", ".key")) and f not in PUBLIC_BUNDLES)]
     assert leftovers == []
+    # The public CAs are there (for a user pool's keys over HTTPS), from certifi, not this machine.
+    count = "import certifi, ssl; print(len(ssl.create_default_context(cafile=certifi.where()).get_ca_certs()))"
+    assert int(docker.from_env().containers.run(image.id, ["python3", "-c", count], remove=True)) > 100
     models = {f.split("/")[5] for f in files if f.startswith("/opt/deps/botocore/data/") and f.count("/") > 5}
     assert models == {"s3", "dynamodb", "sts"}
 

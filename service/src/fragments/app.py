@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import convert, logs
-from .auth import Cognito, CognitoUnavailable, Htpasswd, basic_credentials, bearer_token, owner_id
+from .auth import Cognito, CognitoUnavailable, Htpasswd, basic_credentials, bearer_token, owner_id, tls_context
 from .config import Settings
 from .storage import AwsStorage, Fragment, MemoryStorage, SQLiteStorage, Storage, StorageUnavailable
 
@@ -260,7 +260,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
         storage = make_storage(settings)
     users = Htpasswd.load(settings.htpasswd_file) if settings.htpasswd_file else None
     cognito = (Cognito(settings.cognito_issuer, settings.cognito_client_id, settings.cognito_jwks_url,
-                       settings.jwks_refetch_after) if settings.cognito_pool_id else None)
+                       settings.jwks_refetch_after, tls_context(settings.ca_file)) if settings.cognito_pool_id else None)
     if users is None and cognito is None:
         log.warning("neither HTPASSWD_FILE nor AWS_COGNITO_POOL_ID is set: every /v1 request will be refused")
     api = Api(settings, storage, users, cognito)

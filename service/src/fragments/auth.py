@@ -9,9 +9,11 @@ import hashlib
 import hmac
 import re
 import secrets
+import ssl
 import threading
 
 import bcrypt
+import certifi
 import jwt
 
 # $2y$ (Apache's htpasswd -B), $2b$ (bcrypt's own) or $2a$, a two-digit cost, 53 characters.
@@ -69,6 +71,19 @@ class Htpasswd:
         return True
 
 
+def tls_context(extra_ca_file: str | None = None) -> ssl.SSLContext:
+    """Whom the service trusts over HTTPS: the public CAs of certifi's bundle (kept current by
+    its maintainers; the image has no system store), and one more CA only where a setting
+    names its file (FRAGMENTS_CA_FILE: a lab's own CA)."""
+    context = ssl.create_default_context(cafile=certifi.where())
+    if extra_ca_file:
+        try:
+            context.load_verify_locations(cafile=extra_ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"FRAGMENTS_CA_FILE {extra_ca_file} is not a readable PEM certificate: {exc}") from exc
+    return context
+
+
 class CognitoUnavailable(Exception):
     """The pool's keys cannot be fetched: no token can be checked now."""
 
@@ -81,13 +96,14 @@ class Cognito:
     owner is the token's `sub`, which no user can change (an email is an attribute a user
     may be allowed to set to someone else's)."""
 
-    def __init__(self, issuer: str, client_id: str, jwks_url: str, refetch_after: float = 30.0):
+    def __init__(self, issuer: str, client_id: str, jwks_url: str, refetch_after: float = 30.0,
+                 ssl_context: ssl.SSLContext | None = None):
         self.issuer, self.client_id = issuer, client_id
         # Cognito rotates keys rarely; a token signed by a key not in the cache makes PyJWT
         # fetch the set again, at most every `refetch_after` seconds (a flood of made-up key
         # ids cannot hammer the pool's endpoint).
         self._keys = jwt.PyJWKClient(jwks_url, cache_jwk_set=True, lifespan=24 * 3600, timeout=5,
-                                     cooldown_duration=refetch_after)
+                                     cooldown_duration=refetch_after, ssl_context=ssl_context or tls_context())
 
     def user(self, token: str) -> str | None:
         """The token's user, or None when the token is not a valid ID token of the pool."""

@@ -27,6 +27,8 @@ class Settings:
     cognito_pool_id: str | None = None
     cognito_client_id: str | None = None
     cognito_jwks_url: str | None = None
+    # One more CA to trust over HTTPS besides the public ones (a lab's own), PEM.
+    ca_file: str | None = None
     # A token signed by a key the cached JWKS lacks fetches it again, at most this often.
     jwks_refetch_after: float = 30.0
     max_body_bytes: int = 5 * 1024 * 1024
@@ -82,6 +84,7 @@ class Settings:
             dynamodb_endpoint_url=env.get("AWS_DYNAMODB_ENDPOINT_URL") or None,
             cognito_pool_id=pool,
             cognito_client_id=client,
+            ca_file=env.get("FRAGMENTS_CA_FILE") or None,
         )
         if pool:
             # Where the pool's public keys come from: AWS by default; the lab points it at its cloud.
