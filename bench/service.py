@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import ipaddress
 import json
 import os
 import re
@@ -126,7 +127,8 @@ def main() -> None:
     health_rps, mixed_rps = measure({}, health=True)
     # The aws backend against moto's server on the Docker bridge's gateway (a local address the
     # container reaches), as the lab's hosts reach its cloud; moto in this process costs CPU too.
-    gateway = client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    ipam = client.networks.get("bridge").attrs["IPAM"]["Config"][0]
+    gateway = ipam.get("Gateway") or str(next(ipaddress.ip_network(ipam["Subnet"]).hosts()))
     moto = ThreadedMotoServer(ip_address=gateway, port=MOTO_PORT, verbose=False)
     moto.start()
     try:
