@@ -57,3 +57,62 @@ def test_every_manifest_kind_is_accepted():
     assert set(MANIFEST_TYPES.split(", ")) == {
         "application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json",
         "application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json"}
+
+
+def test_a_password_never_goes_over_plain_http_but_to_loopback():
+    with pytest.raises(RegistryError, match="asks for the password over plain http"):
+        Registry("registry.example:5000", "alice", "s3cret", scheme="http")._authorize('Basic realm="R"', "scope")
+    assert Registry("127.0.0.1:5000", "alice", "s3cret", scheme="http")._authorize('Basic realm="R"', "scope")
+
+
+def test_a_token_service_on_plain_http_gets_no_password():
+    with pytest.raises(RegistryError, match=r"names a token service on plain http \(http://auth.example/token\)"):
+        Registry("registry.example:5000", "alice", "s3cret")._authorize('Bearer realm="http://auth.example/token"', "s")
+
+
+def test_a_redirect_to_another_host_goes_without_the_credentials():
+    """Two real servers on loopback: the registry redirects the manifest to another host
+    (as registries do to blob storage); that host must not see the Authorization header."""
+    import http.server
+    import threading
+
+    seen = {}
+
+    def server(answer):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_HEAD(self):  # noqa: N802 - the handler's API
+                seen[self.server.server_address[1]] = self.headers.get("Authorization")
+                answer(self)
+
+            def log_message(self, *args):
+                pass
+        running = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=running.serve_forever, daemon=True).start()
+        return running
+
+    def storage_answer(handler):
+        handler.send_response(200)
+        handler.send_header("Docker-Content-Digest", "sha256:" + "c" * 64)
+        handler.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        handler.end_headers()
+
+    storage = server(storage_answer)
+    # "localhost" and "127.0.0.1" are different hosts to a client, both on loopback here.
+    elsewhere = "http://localhost:%d/blob" % storage.server_address[1]
+
+    def registry_answer(handler):
+        handler.send_response(307)
+        handler.send_header("Location", elsewhere)
+        handler.end_headers()
+
+    registry_server = server(registry_answer)
+    try:
+        registry = Registry("127.0.0.1:%d" % registry_server.server_address[1], "alice", "s3cret", scheme="http")
+        registry._token = registry._basic()
+        assert registry.manifest_digest("team/app", "v1") == ("sha256:" + "c" * 64,
+                                                               "application/vnd.oci.image.manifest.v1+json")
+        assert seen[registry_server.server_address[1]] == registry._basic()
+        assert seen[storage.server_address[1]] is None
+    finally:
+        registry_server.shutdown()
+        storage.shutdown()
