@@ -118,7 +118,8 @@ def test_create_one_host_that_ssh_reaches(ec2_lab, ec2):
     tags = {t["Key"]: t["Value"] for t in instance["Tags"]}
     assert tags["Name"] == ec2_lab.name and tags["fragments-deploy:ssh-user"] == "ec2-user"
     assert instance["MetadataOptions"]["HttpTokens"] == "required"
-    assert instance["MetadataOptions"]["HttpPutResponseHopLimit"] == 2
+    # The app reaches the instance role from its container, one hop behind the host.
+    assert instance["MetadataOptions"]["HttpPutResponseHopLimit"] == 2 and instance["IamInstanceProfile"]["Arn"]
     image = ec2.describe_images(ImageIds=[instance["ImageId"]])["Images"][0]
     assert image["Name"].startswith("al2023-ami-2023.") and image["Architecture"] == "x86_64"
     [root] = [m for m in instance["BlockDeviceMappings"] if m["DeviceName"] == instance["RootDeviceName"]]
