@@ -349,3 +349,22 @@ def test_a_version_whose_storage_is_out_of_reach_is_refused_naming_the_bucket(la
     assert "was left serving" in output
     assert loop.failures == [] and set(loop.versions) == {serving}
     assert lab.on_host(f"test -e {LOCK}")[0] == 1
+
+
+def test_plain_http_to_a_public_address_is_refused_unless_allowed(lab, app_images, tmp_path):
+    """A host whose app address is plain HTTP on the internet: users' passwords would cross it
+    unencrypted. Refused before any lock; deployed when the user says so. (Nothing connects
+    to that address: deploy.yml never asks the app through it.)"""
+    serving, _ = next_switch(lab)
+    public = tmp_path / "public.yml"
+    public.write_text(json.dumps({"fragments_hosts": {"vars": {"deploy_app_url": "http://52.0.0.10"}}}))
+    extra = {**image_vars(lab), "deploy_digest": lab.manifest_digest(APP_REPOSITORY, serving)}
+    refused = lab.play("deploy.yml", "-e", json.dumps(extra), inventories=[*lab.inventories, str(public)])
+    assert refused.returncode != 0
+    assert "http://52.0.0.10: plain HTTP to a public address" in flat(refused.output)
+    assert "set deploy_plain_http_allowed to true. Nothing was changed." in flat(refused.output)
+    assert lab.on_host(f"test -e {LOCK}")[0] == 1
+    allowed = lab.play("deploy.yml", "-e", json.dumps({**extra, "deploy_plain_http_allowed": True}),
+                       inventories=[*lab.inventories, str(public)])
+    assert allowed.returncode == 0, allowed.output
+    assert version(lab) == serving
