@@ -357,7 +357,9 @@ def test_plain_http_to_a_public_address_is_refused_unless_allowed(lab, app_image
     to that address: deploy.yml never asks the app through it.)"""
     serving, _ = next_switch(lab)
     public = tmp_path / "public.yml"
-    public.write_text(json.dumps({"fragments_hosts": {"vars": {"deploy_app_url": "http://52.0.0.10"}}}))
+    # A host variable: group variables of an inventory file rank below the lab's group_vars/all.
+    [host] = lab.hosts()
+    public.write_text(json.dumps({"all": {"hosts": {host["name"]: {"deploy_app_url": "http://52.0.0.10"}}}}))
     extra = {**image_vars(lab), "deploy_digest": lab.manifest_digest(APP_REPOSITORY, serving)}
     refused = lab.play("deploy.yml", "-e", json.dumps(extra), inventories=[*lab.inventories, str(public)])
     assert refused.returncode != 0
