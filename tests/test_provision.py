@@ -78,6 +78,15 @@ BAD_INPUTS = [
      "ec2_hosts_lb_health_path must start with a slash, not health"),
     ({"ec2_hosts_load_balancer": True, "ec2_hosts_vpc_id": "vpc-0123abcd", "ec2_hosts_subnet_id": "subnet-0123abcd"},
      "a load balancer needs two subnets in different zones"),
+    # The lab allows its stand-in's plain HTTP (on 127.0.0.1); the role's default refuses it.
+    ({"ec2_hosts_load_balancer": True, "ec2_hosts_lb_plain_http_allowed": False},
+     "a load balancer without a certificate would carry every password in clear"),
+    ({"ec2_hosts_load_balancer": True, "ec2_hosts_lb_certificate_file": "/nonexistent/lb.pem",
+      "ec2_hosts_lb_certificate_key_file": "/nonexistent/lb.key"},
+     "the certificate file /nonexistent/lb.pem does not exist on the control node; the certificate file "
+     "/nonexistent/lb.key does not exist"),
+    ({"ec2_hosts_load_balancer": True, "ec2_hosts_lb_certificate_file": "/nonexistent/lb.pem"},
+     "give ec2_hosts_lb_certificate_file and ec2_hosts_lb_certificate_key_file together"),
 ]
 
 
