@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import concurrent.futures
+import threading
 import ipaddress
 import json
 import os
@@ -20,6 +22,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -69,6 +72,49 @@ def wrk(url: str, seconds: int, script: Path | None = None, env: dict | None = N
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])
 
 
+def latencies(url: str, seconds: float, rate: float) -> list[float]:
+    """GET url `rate` times a second for `seconds`, one at a time: each answer's milliseconds."""
+    found, start = [], time.monotonic()
+    for number in range(int(seconds * rate)):
+        time.sleep(max(start + number / rate - time.monotonic(), 0))
+        began = time.perf_counter()
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            answer.read()
+        found.append((time.perf_counter() - began) * 1000)
+    return found
+
+
+def flood(url: str, rate: float, seconds: float, addresses: int, answers: dict) -> None:
+    """Wrong passwords at `rate` a second for `seconds`, from `addresses` client addresses in
+    turn (X-Forwarded-For, as the host's nginx would pass them): counts the answers by status."""
+    def one(number: int) -> None:
+        auth = "Basic " + base64.b64encode(f"{USER}:wrong-{number}".encode()).decode()
+        request = urllib.request.Request(url, headers={"Authorization": auth,
+                                                       "X-Forwarded-For": f"10.{number % addresses // 256}.{number % 256}.9"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                status = answer.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        except OSError:
+            status = 0
+        answers[status] = answers.get(status, 0) + 1
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=64) as pool:
+        start = time.monotonic()
+        for number in range(int(rate * seconds)):
+            time.sleep(max(start + number / rate - time.monotonic(), 0))
+            pool.submit(one, number)
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98]
+
+
+def answer_counts(answers: dict) -> str:
+    return ", ".join(f"{count} x {status or 'no answer'}" for status, count in sorted(answers.items()))
+
+
 def wait_healthy(url: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -104,13 +150,21 @@ def main() -> None:
     auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     secrets = {str(htpasswd): {"bind": "/run/secrets/htpasswd", "mode": "ro"}}
 
+    def under_flood(addresses: int) -> tuple[list[float], dict]:
+        """GET / latencies (20 a second, 10 s) while 50 wrong passwords a second arrive."""
+        answers: dict[int, int] = {}
+        flooding = threading.Thread(target=flood, args=(url + "/v1/fragments", 50, 10, addresses, answers))
+        flooding.start()
+        found = latencies(url + "/", 10, 20)
+        flooding.join()
+        return found, answers
+
     def measure(environment: dict, health: bool) -> tuple[list[float], list[float]]:
         """GET / (when `health`) and POST + GET rates of the final image with this environment."""
         container = client.containers.run(
             "bench/fragments:final", detach=True, ports={"8080/tcp": ("127.0.0.1", PORT)}, volumes=secrets,
             environment={"HTPASSWD_FILE": "/run/secrets/htpasswd", "LOG_LEVEL": "warning", **environment})
         try:
-            url = f"http://127.0.0.1:{PORT}"
             wait_healthy(url + "/")
             request = urllib.request.Request(url + "/v1/fragments", data=b"x" * 1024, method="POST",
                                              headers={"Authorization": auth, "Content-Type": "text/plain"})
@@ -120,11 +174,18 @@ def main() -> None:
             health_rps = [wrk(url + "/", args.seconds) for _ in range(args.runs)] if health else []
             mixed_rps = [wrk(url, args.seconds, script, {"BENCH_AUTH": auth, "BENCH_GET_PATH": get_path})
                          for _ in range(args.runs)]
+            if health:
+                quiet.extend(latencies(url + "/", 10, 20))
+                flooded.update(zip(("many", "one"), (under_flood(1000), under_flood(1))))
         finally:
             container.remove(force=True)
         return health_rps, mixed_rps
 
+    url = f"http://127.0.0.1:{PORT}"
+    quiet: list[float] = []
+    flooded: dict[str, tuple[list[float], dict]] = {}
     health_rps, mixed_rps = measure({}, health=True)
+    cost = int(htpasswd.read_text().split("$")[2])
     # The aws backend against moto's server on the Docker bridge's gateway (a local address the
     # container reaches), as the lab's hosts reach its cloud; moto in this process costs CPU too.
     ipam = client.networks.get("bridge").attrs["IPAM"]["Config"][0]
@@ -174,6 +235,9 @@ def main() -> None:
 | `GET /`, wrk 2 threads, 32 connections, {args.seconds} s | {statistics.median(health_rps):,.0f} req/s (runs: {", ".join(f"{r:,.0f}" for r in health_rps)}) |
 | POST 1 KB + GET, alternating, same load | {statistics.median(mixed_rps):,.0f} req/s (runs: {", ".join(f"{r:,.0f}" for r in mixed_rps)}) |
 | same, `aws` backend against moto's server on this machine (S3 + DynamoDB) | {statistics.median(aws_rps):,.0f} req/s (runs: {", ".join(f"{r:,.0f}" for r in aws_rps)}); aws / memory = {statistics.median(aws_rps) / statistics.median(mixed_rps):.3f} |
+| `GET /` p99 at 20 a second, quiet | {p99(quiet):.1f} ms (median {statistics.median(quiet):.1f} ms) |
+| same, while 50 wrong passwords a second arrive from 1,000 addresses (bcrypt cost {cost}; goal p99 <= 50 ms) | {p99(flooded["many"][0]):.1f} ms; the wrong ones answered {answer_counts(flooded["many"][1])} |
+| same, the 50 a second from one address (20 failures a minute allowed) | {p99(flooded["one"][0]):.1f} ms; answered {answer_counts(flooded["one"][1])} |
 | `docker stop` of an idle container (SIGTERM) | {statistics.median(stops):.2f} s (runs: {", ".join(f"{s:.2f}" for s in stops)}) |
 
 wrk and the container share the machine's cores, so the request rates are a floor

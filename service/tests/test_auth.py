@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.testclient import TestClient
 
 from fragments.app import create_app
-from fragments.auth import Htpasswd
+from fragments.auth import FailedLogins, Htpasswd, client_address
 from fragments.config import Settings
 from support import assert_error, free_port, make_settings
 
@@ -388,3 +388,53 @@ def test_a_ca_file_that_is_not_one_is_refused_at_start(cognito, tmp_path):
     (tmp_path / "ca.pem").write_text("not a certificate\n")
     with pytest.raises(ValueError, match="FRAGMENTS_CA_FILE .*ca.pem is not a readable PEM certificate"):
         create_app(Settings.from_env(cognito_env(cognito, FRAGMENTS_CA_FILE=str(tmp_path / "ca.pem"))))
+
+
+def test_failed_logins_past_the_limit_wait_until_the_oldest_leaves_the_minute():
+    now = [1000.0]
+    limiter = FailedLogins(3, window=60, capacity=2, clock=lambda: now[0])
+    for _ in range(3):
+        assert limiter.wait("198.51.100.7") == 0
+        limiter.failed("198.51.100.7")
+        now[0] += 10
+    assert limiter.wait("198.51.100.7") == pytest.approx(30)  # the first failure leaves at 1060
+    assert limiter.wait("198.51.100.8") == 0
+    now[0] = 1060
+    assert limiter.wait("198.51.100.7") == 0
+    # A flood of made-up addresses keeps at most `capacity` of them.
+    for number in range(5):
+        limiter.failed(f"203.0.113.{number}")
+    assert limiter.wait("198.51.100.7") == 0 and len(limiter._failures) == 2
+
+
+@pytest.mark.parametrize(("forwarded", "hops", "address"), [
+    (None, 1, "10.0.0.9"),                                  # no proxy header: the peer
+    ("198.51.100.7", 1, "198.51.100.7"),                    # what the host's nginx saw
+    ("6.6.6.6, 198.51.100.7", 1, "198.51.100.7"),           # a client's own entry is never taken
+    ("6.6.6.6, 198.51.100.7, 10.42.2.9", 2, "198.51.100.7"),  # behind a load balancer
+    ("198.51.100.7", 0, "10.0.0.9"),                        # no proxy trusted
+])
+def test_the_client_address_is_the_one_the_trusted_proxies_saw(forwarded, hops, address):
+    assert client_address(forwarded, "10.0.0.9", hops) == address
+
+
+def test_an_address_that_fails_too_often_is_refused_before_bcrypt_and_others_are_not(tmp_path):
+    settings = dataclasses.replace(make_settings(slow_htpasswd(tmp_path)), login_failures_per_minute=3)
+    with TestClient(create_app(settings)) as client:
+        def ask(password: str, address: str):
+            return client.get("/v1/fragments", auth=("alice@example.com", password),
+                              headers={"X-Forwarded-For": address})
+
+        assert ask("right", "198.51.100.7").status_code == 200  # remembered from now on
+        assert [ask(f"wrong-{n}", "198.51.100.7").status_code for n in range(4)] == [401, 401, 401, 429]
+        refused = ask("wrong-5", "198.51.100.7")
+        assert_error(refused, 429)
+        assert 0 < int(refused.headers["Retry-After"]) <= 60
+        assert ask("wrong", "198.51.100.8").status_code == 401  # another address
+        assert ask("right", "198.51.100.7").status_code == 200  # a password verified before still works
+
+
+@pytest.mark.parametrize(("name", "value"), [("LOGIN_FAILURES_PER_MINUTE", "many"), ("FORWARDED_HOPS", "-1")])
+def test_a_limit_that_is_not_a_number_is_refused_at_start(name, value, tmp_path):
+    with pytest.raises(ValueError, match=f"{name} must be a whole number, 0 or more, not '{value}'"):
+        Settings.from_env({name: value})

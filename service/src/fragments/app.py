@@ -17,7 +17,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import convert, logs
-from .auth import Cognito, CognitoUnavailable, Htpasswd, basic_credentials, bearer_token, owner_id, tls_context
+from .auth import (Cognito, CognitoUnavailable, FailedLogins, Htpasswd, basic_credentials, bearer_token, client_address,
+                   owner_id, tls_context)
 from .config import Settings
 from .storage import AwsStorage, Fragment, MemoryStorage, SQLiteStorage, Storage, StorageUnavailable
 
@@ -61,6 +62,7 @@ class Api:
         # bcrypt releases the GIL: one thread per core checks passwords side by side.
         self.bcrypt_threads = anyio.CapacityLimiter(max(1, len(os.sched_getaffinity(0))))
         self.bcrypt_waiting = 0
+        self.failed_logins = FailedLogins(settings.login_failures_per_minute)
 
     # --- helpers -----------------------------------------------------------------
     async def owner(self, request: Request) -> str:
@@ -79,6 +81,13 @@ class Api:
         if credentials is None or self.users is None:
             raise HTTPException(401, "authentication required")
         if not self.users.remembered(*credentials):
+            # A client address that failed too often this minute is refused before any bcrypt.
+            address = client_address(request.headers.get("x-forwarded-for"),
+                                     request.client.host if request.client else None, self.settings.forwarded_hops)
+            wait = self.failed_logins.wait(address)
+            if wait:
+                raise HTTPException(429, "too many failed logins from this address: try again later",
+                                    headers={"Retry-After": str(int(wait) + 1)})
             # bcrypt in a few threads of its own, never on the event loop: wrong passwords
             # cannot stall the health check or other users' requests; past a queue of
             # waiting checks, more are refused at once rather than piling up.
@@ -90,6 +99,7 @@ class Api:
             finally:
                 self.bcrypt_waiting -= 1
             if not valid:
+                self.failed_logins.failed(address)
                 raise HTTPException(401, "authentication required")
         return owner_id(credentials[0])
 
@@ -203,7 +213,9 @@ class Api:
     async def http_error(self, request: Request, exc: HTTPException) -> Response:
         await drain(request, self.settings.max_discard_bytes)
         scheme = "Bearer" if self.cognito is not None else "Basic"
-        headers = {"WWW-Authenticate": f'{scheme} realm="fragments"'} if exc.status_code == 401 else None
+        headers = dict(exc.headers or {})
+        if exc.status_code == 401:
+            headers["WWW-Authenticate"] = f'{scheme} realm="fragments"'
         message = exc.detail if exc.status_code != 404 or exc.detail != "Not Found" else "not found"
         return error(exc.status_code, message, headers)
 

@@ -11,6 +11,8 @@ import re
 import secrets
 import ssl
 import threading
+import time
+from collections import OrderedDict, deque
 
 import bcrypt
 import certifi
@@ -69,6 +71,56 @@ class Htpasswd:
         with self._lock:
             self._verified[user] = self._fingerprint(user, password)
         return True
+
+
+class FailedLogins:
+    """Failed logins per client address in a sliding window (a minute): past `limit` of them
+    the address is refused until its oldest failure leaves the window, before any bcrypt.
+    At most `capacity` addresses are kept, the least recently seen forgotten first, so a flood
+    of made-up addresses cannot grow it."""
+
+    def __init__(self, limit: int, window: float = 60.0, capacity: int = 10000, clock=time.monotonic):
+        self.limit, self.window, self.capacity, self.clock = limit, window, capacity, clock
+        self._failures: OrderedDict[str, deque] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _recent(self, address: str, now: float) -> deque | None:
+        times = self._failures.get(address)
+        while times and now - times[0] >= self.window:
+            times.popleft()
+        return times
+
+    def wait(self, address: str) -> float:
+        """Seconds until this address may try a password again; 0 when it may now."""
+        if self.limit <= 0:
+            return 0.0
+        with self._lock:
+            now = self.clock()
+            times = self._recent(address, now)
+            if not times or len(times) < self.limit:
+                return 0.0
+            return max(self.window - (now - times[0]), 0.001)
+
+    def failed(self, address: str) -> None:
+        with self._lock:
+            now = self.clock()
+            times = self._recent(address, now)
+            if times is None:
+                times = self._failures[address] = deque(maxlen=max(self.limit, 1))
+            times.append(now)
+            self._failures.move_to_end(address)
+            while len(self._failures) > self.capacity:
+                self._failures.popitem(last=False)
+
+
+def client_address(forwarded_for: str | None, peer: str | None, hops: int) -> str:
+    """The client's address: the one `hops` proxies back in X-Forwarded-For (each proxy
+    appends the address it saw; 1 = the host's nginx, 2 = a load balancer before it), else
+    the peer's. Entries a client wrote itself come before those and are never taken."""
+    entries = [entry.strip() for entry in (forwarded_for or "").split(",") if entry.strip()]
+    if hops > 0 and entries:
+        return entries[-min(hops, len(entries))]
+    return peer or "unknown"
 
 
 def tls_context(extra_ca_file: str | None = None) -> ssl.SSLContext:

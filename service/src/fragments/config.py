@@ -9,6 +9,15 @@ from dataclasses import dataclass
 COGNITO_POOL = re.compile(r"^([a-z]{2}(-[a-z]+)+-[0-9])_[0-9A-Za-z]+$")
 
 
+def whole_number(env, name: str, default: int) -> int:
+    value = env.get(name, "")
+    if value == "":
+        return default
+    if not value.isdigit():
+        raise ValueError(f"{name} must be a whole number, 0 or more, not {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     htpasswd_file: str | None
@@ -37,6 +46,10 @@ class Settings:
     max_discard_bytes: int = 64 * 1024 * 1024
     # Password checks (bcrypt) waiting for a thread beyond this are refused with 429.
     max_waiting_logins: int = 64
+    # Failed logins a client address may make in a minute before it is refused (429); 0: no limit.
+    login_failures_per_minute: int = 20
+    # Proxies in front that append to X-Forwarded-For (1: the host's nginx; 2: a load balancer too).
+    forwarded_hops: int = 1
 
     @property
     def cognito_issuer(self) -> str | None:
@@ -85,6 +98,8 @@ class Settings:
             cognito_pool_id=pool,
             cognito_client_id=client,
             ca_file=env.get("FRAGMENTS_CA_FILE") or None,
+            login_failures_per_minute=whole_number(env, "LOGIN_FAILURES_PER_MINUTE", 20),
+            forwarded_hops=whole_number(env, "FORWARDED_HOPS", 1),
         )
         if pool:
             # Where the pool's public keys come from: AWS by default; the lab points it at its cloud.
