@@ -61,9 +61,11 @@ stage_e2e() {
   # Two workers, the machine's cores (three measured slower: 29m55s in all, load 5.5).
   # Each worker takes whole files, so the tests of a file share their fixtures, and
   # brings up a lab of its own (tests/conftest.py). The files are handed out in the order
-  # named (no reordering by test count), the longest first, so that it is not the tail.
+  # named (no reordering by test count), the longest first (seconds measured in
+  # docs/benchmarks/tests.md), so that no long one is the tail.
   pytest -q -m e2e -n "${E2E_WORKERS:-2}" --dist loadfile --no-loadscope-reorder --durations=0 --durations-min=1 \
-    tests/test_fleet.py tests/test_release.py tests/test_container_app.py tests/test_provision.py \
+    tests/test_fleet.py tests/test_provision.py tests/test_interrupts.py tests/test_release.py \
+    tests/test_container_app.py tests/test_faults.py \
     service/tests tests
 }
 
