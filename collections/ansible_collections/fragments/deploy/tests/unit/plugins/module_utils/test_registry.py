@@ -109,8 +109,8 @@ def test_a_redirect_to_another_host_goes_without_the_credentials():
     try:
         registry = Registry("127.0.0.1:%d" % registry_server.server_address[1], "alice", "s3cret", scheme="http")
         registry._token = registry._basic()
-        assert registry.manifest_digest("team/app", "v1") == ("sha256:" + "c" * 64,
-                                                               "application/vnd.oci.image.manifest.v1+json")
+        expected = ("sha256:" + "c" * 64, "application/vnd.oci.image.manifest.v1+json")
+        assert registry.manifest_digest("team/app", "v1") == expected
         assert seen[registry_server.server_address[1]] == registry._basic()
         assert seen[storage.server_address[1]] is None
     finally:

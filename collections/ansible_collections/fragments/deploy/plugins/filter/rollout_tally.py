@@ -1,0 +1,70 @@
+# -*- coding: utf-8 -*-
+# Copyright: fragments-deploy contributors
+# MIT License (see https://opensource.org/licenses/MIT)
+"""The deploy role's tally of a rollout: which hosts failed, whether it stops, which were
+tried, put back or never reached."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: rollout_tally
+short_description: Tally a rollout's outcomes and apply its stop rule
+version_added: 0.4.0
+description:
+  - Takes each host's outcome so far (C(unchanged), C(updated), C(failed), C(reverted),
+    C(revert failed), or empty when not tried yet) and the hosts the play lost (out of reach).
+  - A host failed when its outcome is C(failed) or C(revert failed), or it was lost. The rollout
+    stops once more hosts failed than O(max_fail_percentage) of all allows (0 stops at the first).
+options:
+  _input:
+    description: "{host: outcome} for every host of the play, in play order (C('') for not tried)."
+    type: dict
+    required: true
+  lost:
+    description: The hosts the play dropped (unreachable).
+    type: list
+    elements: str
+    default: []
+  max_fail_percentage:
+    description: Percentage of all hosts that may fail before the rollout stops.
+    type: int
+    default: 0
+"""
+
+EXAMPLES = r"""
+- name: Decide whether the rollout goes on
+  ansible.builtin.set_fact:
+    tally: "{{ {'a': 'updated', 'b': 'failed', 'c': ''} | fragments.deploy.rollout_tally(max_fail_percentage=0) }}"
+    # tally.stopped is true, tally.failed == ['b'], tally.not_tried == ['c']
+"""
+
+RETURN = r"""
+_value:
+  description: failed, lost, tried, updated, reverted, not_tried (lists of hosts, in play order) and stopped (bool).
+  type: dict
+"""
+
+FAILED = ("failed", "revert failed")
+
+
+def rollout_tally(outcomes, lost=None, max_fail_percentage=0):
+    lost = list(lost or [])
+    hosts = list(outcomes) + [host for host in lost if host not in outcomes]
+    failed = [host for host in hosts if outcomes.get(host) in FAILED or host in lost]
+    tried = [host for host in hosts if outcomes.get(host)]
+    return {
+        "failed": failed,
+        "lost": lost,
+        "tried": tried,
+        "updated": [host for host in hosts if outcomes.get(host) == "updated"],
+        "reverted": [host for host in hosts if outcomes.get(host) == "reverted"],
+        "not_tried": [host for host in hosts if host not in tried and host not in lost],
+        "stopped": len(failed) * 100 > int(max_fail_percentage) * len(hosts),
+    }
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"rollout_tally": rollout_tally}

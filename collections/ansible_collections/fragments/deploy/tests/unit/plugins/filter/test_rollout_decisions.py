@@ -1,0 +1,60 @@
+"""The deploy role's decisions, made in Python: the stop rule and the tally of a rollout, and
+each host's status row."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.fragments.deploy.plugins.filter.rollout_tally import rollout_tally
+from ansible_collections.fragments.deploy.plugins.filter.status_row import status_row
+
+DIGEST, OTHER = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+
+
+@pytest.mark.parametrize(("outcomes", "lost", "percent", "stopped"), [
+    ({"a": "updated", "b": "", "c": ""}, [], 0, False),
+    ({"a": "failed", "b": "", "c": ""}, [], 0, True),                  # the default stops at the first
+    ({"a": "failed", "b": "", "c": "", "d": ""}, [], 25, False),        # 1 of 4 is 25%: allowed
+    ({"a": "failed", "b": "revert failed", "c": "", "d": ""}, [], 25, True),
+    ({"a": "updated", "b": ""}, ["c"], 50, False),                      # 1 of 3 lost: 33% <= 50%
+    ({"a": "updated", "b": ""}, ["c"], 0, True),
+    ({"a": "unchanged", "b": "reverted"}, [], 0, False),                # reverted is not a failure
+])
+def test_the_rollout_stops_once_more_failed_than_allowed(outcomes, lost, percent, stopped):
+    assert rollout_tally(outcomes, lost, percent)["stopped"] is stopped
+
+
+def test_the_tally_names_each_kind_of_host_in_play_order():
+    tally = rollout_tally({"a": "updated", "b": "failed", "c": "reverted", "d": "", "e": "revert failed"}, ["f"], 0)
+    assert tally == {"failed": ["b", "e", "f"], "lost": ["f"], "tried": ["a", "b", "c", "e"], "updated": ["a"],
+                     "reverted": ["c"], "not_tried": ["d"], "stopped": True}
+
+
+def info(digest=DIGEST, health="healthy", serving=True, proxy=True, lock=None):
+    return {"app": {"digest": digest, "tags": ["v2"], "health": health, "started_at": "2026-12-02T15:00:00"},
+            "previous": {"digest": OTHER}, "serving": serving, "proxy_running": proxy, "lock": lock}
+
+
+@pytest.mark.parametrize(("found", "desired", "state", "ok"), [
+    (info(), DIGEST, "ok", True),
+    (info(health="no check"), DIGEST, "ok", True),
+    (info(), "", "unknown: no release recorded", False),
+    (info(digest=OTHER), DIGEST, "DRIFT: wants sha256:aaaaaaaaaaaa", False),
+    (info(proxy=False, serving=False), DIGEST, "NOT SERVING: the proxy is down", False),
+    (info(serving=False), DIGEST, "NOT SERVING: the proxy points elsewhere", False),
+    (info(health="unhealthy"), DIGEST, "UNHEALTHY", False),
+    (info(health="starting"), DIGEST, "UNHEALTHY", False),
+    (info(lock={"owner": "alice@ci 2026-12-02"}), DIGEST, "ok (locked by alice@ci 2026-12-02)", True),
+])
+def test_each_state_a_status_row_can_say(found, desired, state, ok):
+    row = status_row(found, {"digest": desired}, "web-1", "i-0abc", "healthy")
+    assert row["state"] == state and row["ok"] is ok
+    assert row["host"] == "web-1" and row["instance"] == "i-0abc" and row["target"] == "healthy"
+    assert row["digest"] == found["app"]["digest"][:19] and row["full_digest"] == found["app"]["digest"]
+    assert row["previous_digest"] == OTHER and row["tags"] == ["v2"]
+
+
+def test_a_host_with_nothing_deployed_has_a_row_too():
+    row = status_row({"app": {"exists": False, "digest": "", "tags": [], "health": "absent", "started_at": ""},
+                      "previous": {}, "serving": False, "proxy_running": True, "lock": None}, {"digest": DIGEST}, "web-2")
+    assert row["state"] == "DRIFT: wants sha256:aaaaaaaaaaaa" and row["ok"] is False and row["health"] == "absent"
