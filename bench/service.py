@@ -89,8 +89,9 @@ def flood(url: str, rate: float, seconds: float, addresses: int, answers: dict) 
     turn (X-Forwarded-For, as the host's nginx would pass them): counts the answers by status."""
     def one(number: int) -> None:
         auth = "Basic " + base64.b64encode(f"{USER}:wrong-{number}".encode()).decode()
+        client = number % addresses
         request = urllib.request.Request(url, headers={"Authorization": auth,
-                                                       "X-Forwarded-For": f"10.{number % addresses // 256}.{number % 256}.9"})
+                                                       "X-Forwarded-For": f"10.{client // 256}.{client % 256}.9"})
         try:
             with urllib.request.urlopen(request, timeout=30) as answer:
                 status = answer.status

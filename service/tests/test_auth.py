@@ -405,6 +405,27 @@ def test_failed_logins_past_the_limit_wait_until_the_oldest_leaves_the_minute():
     for number in range(5):
         limiter.failed(f"203.0.113.{number}")
     assert limiter.wait("198.51.100.7") == 0 and len(limiter._failures) == 2
+    # An attempt counted ahead and then forgiven leaves no failure.
+    limiter.failed("192.0.2.1")
+    limiter.forgive("192.0.2.1")
+    assert len(limiter._failures["192.0.2.1"]) == 0
+
+
+@pytest.mark.anyio
+async def test_side_by_side_wrong_passwords_from_one_address_stop_at_the_limit(tmp_path):
+    settings = dataclasses.replace(make_settings(slow_htpasswd(tmp_path)), login_failures_per_minute=3)
+    app = create_app(settings)
+    answered = []
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
+        async def wrong(number: int) -> None:
+            answer = await client.get("/v1/fragments", auth=("alice@example.com", f"no-{number}"),
+                                      headers={"X-Forwarded-For": "198.51.100.7"})
+            answered.append(answer.status_code)
+
+        async with anyio.create_task_group() as group:
+            for number in range(8):
+                group.start_soon(wrong, number)
+    assert sorted(answered) == [401] * 3 + [429] * 5
 
 
 @pytest.mark.parametrize(("forwarded", "hops", "address"), [

@@ -94,13 +94,14 @@ class Api:
             if self.bcrypt_waiting >= self.settings.max_waiting_logins:
                 raise HTTPException(429, "too many logins being checked: try again in a moment")
             self.bcrypt_waiting += 1
+            self.failed_logins.failed(address)  # counted from the start: forgiven if it succeeds
             try:
                 valid = await anyio.to_thread.run_sync(self.users.check, *credentials, limiter=self.bcrypt_threads)
             finally:
                 self.bcrypt_waiting -= 1
             if not valid:
-                self.failed_logins.failed(address)
                 raise HTTPException(401, "authentication required")
+            self.failed_logins.forgive(address)
         return owner_id(credentials[0])
 
     async def body(self, request: Request) -> bytes:

@@ -75,7 +75,9 @@ class Htpasswd:
 
 class FailedLogins:
     """Failed logins per client address in a sliding window (a minute): past `limit` of them
-    the address is refused until its oldest failure leaves the window, before any bcrypt.
+    the address is refused until its oldest failure leaves the window, before any bcrypt. An
+    attempt counts as failed from its start (forgive() when it succeeds), so checks running
+    side by side cannot exceed the limit.
     At most `capacity` addresses are kept, the least recently seen forgotten first, so a flood
     of made-up addresses cannot grow it."""
 
@@ -100,6 +102,13 @@ class FailedLogins:
             if not times or len(times) < self.limit:
                 return 0.0
             return max(self.window - (now - times[0]), 0.001)
+
+    def forgive(self, address: str) -> None:
+        """Take back the newest failure of this address (an attempt counted ahead that succeeded)."""
+        with self._lock:
+            times = self._failures.get(address)
+            if times:
+                times.pop()
 
     def failed(self, address: str) -> None:
         with self._lock:
