@@ -116,6 +116,18 @@ def direct_address(container, port):
     return None
 
 
+def tcp_tables():
+    """This host's TCP sockets: the texts of /proc/net/tcp and /proc/net/tcp6 that exist."""
+    tables = []
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as handle:
+                tables.append(handle.read())
+        except (IOError, OSError):
+            continue
+    return tables
+
+
 def established_to(port, tables):
     """Connections in state ESTABLISHED whose remote end is `port`, in /proc/net/tcp text."""
     count = 0
@@ -402,13 +414,7 @@ class Deployer:
         for port in others:
             if port_free(bind, port):
                 return port
-        tables = []
-        for name in ("/proc/net/tcp", "/proc/net/tcp6"):
-            try:
-                with open(name) as handle:
-                    tables.append(handle.read())
-            except (IOError, OSError):
-                continue
+        tables = tcp_tables()
         held = []
         for port in others:
             holders = socket_holders(listening_inodes(port, tables))
@@ -632,14 +638,7 @@ class Deployer:
         started = time.monotonic()
         deadline = started + self.params["drain_timeout"]
         while True:
-            tables = []
-            for name in ("/proc/net/tcp", "/proc/net/tcp6"):
-                try:
-                    with open(name) as handle:
-                        tables.append(handle.read())
-                except (IOError, OSError):
-                    continue
-            open_connections = established_to(port, tables)
+            open_connections = established_to(port, tcp_tables())
             if open_connections == 0 or time.monotonic() >= deadline:
                 break
             time.sleep(0.05)
