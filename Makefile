@@ -8,8 +8,9 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 LAB_NAME ?= fragments-lab
 LAB_INVENTORY := -i inventory/lab -i .lab/$(LAB_NAME)/inventory
-# make run LOAD_BALANCER=true puts an Application Load Balancer in front of the hosts.
-LOAD_BALANCER ?= false
+# make run puts an Application Load Balancer (HTTPS, the lab CA's certificate) in front of
+# the hosts, and ends with a round trip through it; LOAD_BALANCER=false: each host on its own.
+LOAD_BALANCER ?= true
 RUN_VARS := -e ec2_hosts_load_balancer=$(LOAD_BALANCER)
 
 .PHONY: run test setup lab-up lab-down lint unit molecule e2e

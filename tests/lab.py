@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import ssl
 import subprocess
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,16 @@ MANIFEST_TYPES = ("application/vnd.docker.distribution.manifest.v2+json, applica
 # Playbooks after which the lab's hosts may be others (Lab.hosts() asks the inventory again).
 FLEET_CHANGING = frozenset({"provision.yml", "teardown.yml", "site.yml", "lab_up.yml", "lab_down.yml"})
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+# The tests' clients (urllib.request.urlopen) check HTTPS against the system's CAs and the
+# CA of each lab brought up in this process (the load balancer's certificate is a lab's).
+_TRUSTED = ssl.create_default_context()
+
+
+def trust(ca_file: Path) -> None:
+    _TRUSTED.load_verify_locations(cafile=str(ca_file))
+    urllib.request.install_opener(urllib.request.build_opener(urllib.request.HTTPSHandler(context=_TRUSTED)))
 
 
 @dataclass
@@ -104,7 +116,14 @@ class Lab:
 
     def up(self) -> Run:
         self.forget_hosts()
-        return ansible_playbook("lab_up.yml", *self.extra_vars)
+        run = ansible_playbook("lab_up.yml", *self.extra_vars)
+        if run.returncode == 0:
+            trust(self.ca_file)
+        return run
+
+    @property
+    def ca_file(self) -> Path:
+        return self.state_dir / "ca.crt"
 
     def down(self) -> Run:
         self.forget_hosts()
@@ -194,15 +213,15 @@ class Lab:
                             aws_access_key_id="lab", aws_secret_access_key="lab")
 
     def load_balancer(self) -> dict:
-        """The lab's load balancer: its address (the stand-in's, from its tag), its targets'
-        health as the AWS API reports it, and the running instances."""
+        """The lab's load balancer: its addresses (the stand-in's HTTPS and plain HTTP ones, from
+        its tags), its targets' health as the AWS API reports it."""
         elb = self.aws("elbv2")
         [balancer] = elb.describe_load_balancers()["LoadBalancers"]
         tags = {t["Key"]: t["Value"] for t in
                 elb.describe_tags(ResourceArns=[balancer["LoadBalancerArn"]])["TagDescriptions"][0]["Tags"]}
         [group] = elb.describe_target_groups(LoadBalancerArn=balancer["LoadBalancerArn"])["TargetGroups"]
         health = elb.describe_target_health(TargetGroupArn=group["TargetGroupArn"])["TargetHealthDescriptions"]
-        return {"url": tags["fragments-deploy:url"], "dns_name": balancer["DNSName"],
+        return {"url": tags["fragments-deploy:url"], "http_url": tags["lab:http-url"], "dns_name": balancer["DNSName"],
                 "targets": {t["Target"]["Id"]: t["TargetHealth"]["State"] for t in health}}
 
     def app_urls(self) -> list[str]:

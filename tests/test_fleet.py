@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import json
 import shutil
+import ssl
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 import bcrypt
 
 import docker
 import pytest
+import requests
 
 from corpus import Corpus, call
 from lab import ROOT, Lab, flat
@@ -87,7 +91,13 @@ def test_site_releases_provisions_deploys_and_shows_status(fleet):
     assert f"load balancer: {balancer['dns_name']} ({balancer['url']})" in flat(run.output)
     assert "The load balancer answered 200" in flat(run.output)
     assert balancer["targets"] == {host["instance_id"]: "healthy" for host in fleet.hosts()}
-    assert FleetLoop.ask(balancer["url"]) == "v1"
+    # HTTPS with the certificate provision imported into ACM (the lab CA's, checked by the
+    # client; refused by one that trusts only the public CAs); plain HTTP only redirects.
+    assert balancer["url"].startswith("https://") and FleetLoop.ask(balancer["url"]) == "v1"
+    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+        urllib.request.urlopen(balancer["url"] + "/", timeout=5, context=ssl.create_default_context())
+    plain = requests.get(balancer["http_url"] + "/v1/fragments?expand=1", allow_redirects=False, timeout=5)
+    assert (plain.status_code, plain.headers["Location"]) == (301, balancer["url"] + "/v1/fragments?expand=1")
 
 
 def test_the_generated_user_works_through_every_host(fleet):
@@ -96,8 +106,11 @@ def test_the_generated_user_works_through_every_host(fleet):
     with urllib (which sends the whole body first) and with curl."""
     used = fleet.play("use.yml")
     assert used.returncode == 0, used.output
-    assert "/v1/fragments as lab@fragments.test -> 201" in flat(used.output) and "-> 200: Hello from" in flat(used.output)
-    assert 'curl -u "$(cat ' in used.output and fleet.app_credentials()[1] not in used.output
+    # Through the load balancer, over HTTPS checked against the lab CA (as `make run` ends).
+    balancer = fleet.load_balancer()["url"]
+    assert f"POST {balancer}/v1/fragments as lab@fragments.test -> 201, {balancer}/v1/fragments/" in flat(used.output)
+    assert "-> 200: Hello from" in flat(used.output)
+    assert f'curl --cacert {fleet.ca_file} -u "$(cat ' in used.output and fleet.app_credentials()[1] not in used.output
     user, password = fleet.app_credentials()
     for url in fleet.app_urls():
         code, body, headers = call(url + "/v1/fragments", user, password, "POST", b"through " + url.encode())

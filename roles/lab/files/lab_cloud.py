@@ -193,10 +193,11 @@ def forward(environ, start_response, cloud: str):
     return [payload]
 
 
-def serve_lab_network(address: str, port: int, cloud: str) -> None:
+def serve_lab_network(config: dict, cloud: str) -> None:
     """On the lab network's gateway, what apps on lab hosts reach of AWS: the Cognito user
     pools' public keys (JWKS), as AWS publishes them on the internet, and the S3 and DynamoDB
-    APIs, where the hosts' instance role sends the app (the data tier). Nothing else."""
+    APIs, where the hosts' instance role sends the app (the data tier). Nothing else. Over
+    HTTPS (a certificate of the lab CA) on keys_tls_port, and plain HTTP on keys_port."""
     def app(environ, start_response):
         path = environ.get("PATH_INFO", "")
         if environ.get("REQUEST_METHOD") == "GET" and KEYS_PATH.match(path):
@@ -210,7 +211,12 @@ def serve_lab_network(address: str, port: int, cloud: str) -> None:
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"only S3, DynamoDB and the user pools' public keys are served here\n"]
 
-    threading.Thread(target=make_server(address, port, app, threaded=True).serve_forever, daemon=True).start()
+    address = config["keys_address"]
+    servers = [make_server(address, int(config["keys_port"]), app, threaded=True),
+               make_server(address, int(config["keys_tls_port"]), app, threaded=True,
+                           ssl_context=(config["keys_certificate"], config["keys_certificate_key"]))]
+    for served in servers:
+        threading.Thread(target=served.serve_forever, daemon=True).start()
 
 
 def main() -> None:
@@ -232,7 +238,7 @@ def main() -> None:
     moto_server.install(secure_transport=True)
     install(LabHosts(config))
     lab_lb.install(lab_lb.LabLoadBalancers(config))
-    serve_lab_network(config["keys_address"], int(config["keys_port"]), f"http://{args.host}:{args.port}")
+    serve_lab_network(config, f"http://{args.host}:{args.port}")
     server.main(["-H", args.host, "-p", str(args.port)])
 
 

@@ -8,6 +8,12 @@ registered instances' lab hosts (their nginx, on the target group's port) and ch
 with the target group's path and codes, every second. moto's DescribeTargetHealth then
 reports what those checks see, as AWS reports its own.
 
+Its listeners are the load balancer's: HTTP forwarding or redirecting (to the port the
+stand-in publishes for the target port), and HTTPS with the certificate, chain and key of
+the listener's ACM certificate, read from the lab cloud's ACM (the one the ec2_hosts role
+imported). The tag fragments-deploy:url says where users reach it: https when it has an
+HTTPS listener; lab:http-url names its plain-HTTP address.
+
 Unlike an ALB, the stand-in retries a request another target can answer (a refused
 connection, a 502 or 503 while a host goes down): the lab shows the fleet's answer, not
 the detection delay of a health check.
@@ -23,9 +29,11 @@ import time
 import urllib.request
 
 import docker
+from moto.acm.models import AWS_ROOT_CA, acm_backends
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
 
 STATS_PORT = 8404
+LISTENER_PORTS = (80, 443)  # what the stand-in publishes: an ALB's usual listeners
 
 
 def expectation(codes: str) -> str:
@@ -37,12 +45,15 @@ def expectation(codes: str) -> str:
     return f"status {wanted[0]}" if len(wanted) == 1 else "rstatus ^(" + "|".join(wanted) + ")$"
 
 
-def config(target_group, servers: list[tuple[str, str]]) -> str:
-    """haproxy's configuration for one load balancer forwarding to `target_group`."""
+def config(target_group, servers: list[tuple[str, str]], listeners: list[dict]) -> str:
+    """haproxy's configuration for one load balancer forwarding to `target_group`. Each of
+    `listeners`: {"port": 80, "tls": False, "redirect": "" or the URL prefix to redirect to,
+    "code": 301}; a TLS listener serves /etc/haproxy/certs/<port>.pem."""
     codes = str((target_group.matcher or {}).get("HttpCode", "200")) if target_group else "200"
     lines = [
         "global",
         "    maxconn 4096",
+        "    ssl-default-bind-options ssl-min-ver TLSv1.2",
         "defaults",
         "    mode http",
         "    timeout connect 2s",
@@ -52,10 +63,17 @@ def config(target_group, servers: list[tuple[str, str]]) -> str:
         "    option redispatch",
         "    retries 3",
         "    retry-on conn-failure empty-response response-timeout 502 503 504",
-        "frontend load_balancer",
-        "    bind :80",
-        "    http-request set-header X-Forwarded-Proto http",
-        "    default_backend targets",
+    ]
+    for listener in listeners:
+        port = listener["port"]
+        lines += [f"frontend listener_{port}",
+                  f"    bind :{port}" + (f" ssl crt /etc/haproxy/certs/{port}.pem" if listener["tls"] else "")]
+        if listener["redirect"]:
+            lines.append(f"    http-request redirect prefix {listener['redirect']} code {listener['code']}")
+        else:
+            lines += [f"    http-request set-header X-Forwarded-Proto {'https' if listener['tls'] else 'http'}",
+                      "    default_backend targets"]
+    lines += [
         "frontend stats",
         f"    bind :{STATS_PORT}",
         "    stats enable",
@@ -70,6 +88,14 @@ def config(target_group, servers: list[tuple[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def certificate_pem(backend: ELBv2Backend, arn: str) -> bytes:
+    """What haproxy serves for an ACM certificate: the certificate, the chain imported with
+    it (not the root moto adds to every chain) and the private key."""
+    bundle = acm_backends[backend.account_id][backend.region_name].get_certificate(arn)
+    chain = bundle.chain.replace(AWS_ROOT_CA, b"").strip()
+    return b"\n".join(part.strip() for part in (bundle.cert, chain, bundle.key) if part.strip()) + b"\n"
+
+
 class LabLoadBalancers:
     """One haproxy container per moto load balancer."""
 
@@ -78,12 +104,13 @@ class LabLoadBalancers:
         self.client = docker.from_env()
         self.lock = threading.Lock()
         self.stats_ports: dict[str, str] = {}
+        self.published: dict[str, dict[int, str]] = {}  # balancer ARN -> listener port -> host port
 
     def name(self, balancer_name: str) -> str:
         return f"{self.settings['lab_name']}-lb-{balancer_name}"
 
-    def boot(self, balancer) -> str:
-        """Start the stand-in of `balancer`; return its address on the lab's loopback address."""
+    def boot(self, balancer) -> None:
+        """Start the stand-in of `balancer`, publishing its listener ports on the lab's loopback address."""
         bind = self.settings["bind_address"]
         with self.lock:
             try:
@@ -98,12 +125,17 @@ class LabLoadBalancers:
                 container = self.client.containers.run(
                     self.settings["lb_image"], detach=True, name=self.name(balancer.name),
                     labels={self.settings["label"]: self.settings["lab_name"]}, network=self.settings["network"],
-                    ports={"80/tcp": (bind, None), f"{STATS_PORT}/tcp": (bind, None)},
+                    ports={f"{port}/tcp": (bind, None) for port in (*LISTENER_PORTS, STATS_PORT)},
                     restart_policy={"Name": "unless-stopped"})
             container.reload()
             ports = container.attrs["NetworkSettings"]["Ports"]
             self.stats_ports[balancer.arn] = ports[f"{STATS_PORT}/tcp"][0]["HostPort"]
-            return f"http://{bind}:{ports['80/tcp'][0]['HostPort']}"
+            self.published[balancer.arn] = {port: ports[f"{port}/tcp"][0]["HostPort"] for port in LISTENER_PORTS}
+
+    def address(self, balancer_arn: str, port: int, tls: bool) -> str:
+        """Where the control node reaches the stand-in's listener on `port`."""
+        published = self.published.get(balancer_arn, {}).get(int(port), str(port))
+        return f"{'https' if tls else 'http'}://{self.settings['bind_address']}:{published}"
 
     def remove(self, balancer_name: str) -> None:
         with self.lock:
@@ -113,15 +145,34 @@ class LabLoadBalancers:
                 pass
 
     def sync(self, backend: ELBv2Backend) -> None:
-        """Write every load balancer's configuration from moto's state and reload haproxy."""
+        """Write every load balancer's configuration and certificates from moto's state,
+        reload haproxy, and tag the load balancer with its addresses."""
         for balancer in list(backend.load_balancers.values()):
             group = forwarded_group(backend, balancer)
             servers = [] if group is None else [
                 (target_id, f"{self.settings['lab_name']}-{target_id}:{target.get('Port', group.port)}")
                 for target_id, target in group.targets.items()]
-            self.write(balancer.name, config(group, servers))
+            listeners, certificates = [], {}
+            for listener in balancer.listeners.values():
+                port, tls = int(listener.port), listener.protocol == "HTTPS"
+                if tls and listener.certificate:
+                    certificates[port] = certificate_pem(backend, listener.certificate)
+                redirect = next((action.data["RedirectConfig"] for action in listener.default_actions
+                                 if action.type == "redirect"), None)
+                listeners.append({
+                    "port": port, "tls": tls,
+                    "redirect": "" if redirect is None else self.address(
+                        balancer.arn, int(redirect.get("Port") or port), redirect.get("Protocol", "HTTPS") == "HTTPS"),
+                    "code": (redirect or {}).get("StatusCode", "HTTP_301").removeprefix("HTTP_")})
+            self.write(balancer.name, config(group, servers, listeners), certificates)
+            secure = [item["port"] for item in listeners if item["tls"] and not item["redirect"]]
+            # Where status and users reach it (on AWS: a custom domain would be tagged here).
+            backend.add_tags([balancer.arn], [
+                {"Key": "fragments-deploy:url",
+                 "Value": self.address(balancer.arn, secure[0], True) if secure else self.address(balancer.arn, 80, False)},
+                {"Key": "lab:http-url", "Value": self.address(balancer.arn, 80, False)}])
 
-    def write(self, balancer_name: str, text: str) -> None:
+    def write(self, balancer_name: str, text: str, certificates: dict[int, bytes]) -> None:
         with self.lock:
             try:
                 container = self.client.containers.get(self.name(balancer_name))
@@ -129,10 +180,14 @@ class LabLoadBalancers:
                 return
             archive = io.BytesIO()
             with tarfile.open(fileobj=archive, mode="w") as tar:
-                data = text.encode()
-                info = tarfile.TarInfo("haproxy.cfg")
-                info.size, info.mtime, info.mode = len(data), int(time.time()), 0o644
-                tar.addfile(info, io.BytesIO(data))
+                folder = tarfile.TarInfo("certs")
+                folder.type, folder.mtime, folder.mode = tarfile.DIRTYPE, int(time.time()), 0o700
+                tar.addfile(folder)
+                files = [(f"certs/{port}.pem", pem, 0o600) for port, pem in certificates.items()]
+                for name, data, mode in [*files, ("haproxy.cfg", text.encode(), 0o644)]:
+                    info = tarfile.TarInfo(name)
+                    info.size, info.mtime, info.mode = len(data), int(time.time()), mode
+                    tar.addfile(info, io.BytesIO(data))
             container.put_archive("/etc/haproxy", archive.getvalue())
             container.kill(signal="SIGUSR2")  # master-worker: a graceful reload
 
@@ -168,9 +223,7 @@ def install(balancers: LabLoadBalancers) -> None:
 
     def create(self, *args, **kwargs):
         balancer = create_load_balancer(self, *args, **kwargs)
-        url = balancers.boot(balancer)
-        # Where status asks the app through it (the tag a custom domain would set on AWS).
-        self.add_tags([balancer.arn], [{"Key": "fragments-deploy:url", "Value": url}])
+        balancers.boot(balancer)
         balancers.sync(self)
         return balancer
 

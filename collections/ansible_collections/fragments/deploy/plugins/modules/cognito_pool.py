@@ -198,8 +198,13 @@ def main():
                 module.exit_json(changed=True, pool_id="", client_id="", issuer="", jwks_url="",
                                  created_users=[user["username"] for user in params["users"]])
             policies = {"PasswordPolicy": params["password_policy"]} if params["password_policy"] else {}
-            pool_id = idp.create_user_pool(PoolName=params["name"], UserPoolTags=params["tags"],
-                                           AutoVerifiedAttributes=["email"], Policies=policies)["UserPool"]["Id"]
+            # Users only from this module (no self sign-up), and an email change that takes
+            # effect only once the new address is verified.
+            pool_id = idp.create_user_pool(
+                PoolName=params["name"], UserPoolTags=params["tags"], AutoVerifiedAttributes=["email"], Policies=policies,
+                AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
+                UserAttributeUpdateSettings={"AttributesRequireVerificationBeforeUpdate": ["email"]},
+            )["UserPool"]["Id"]
         client_id = find_client(idp, pool_id, params["client_name"])
         if not client_id:
             changed = True
@@ -207,6 +212,9 @@ def main():
                 client_id = idp.create_user_pool_client(
                     UserPoolId=pool_id, ClientName=params["client_name"], GenerateSecret=False,
                     ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                    # The ID token carries the email; a user may change their name through
+                    # this client, not their email (an empty list would allow every attribute).
+                    ReadAttributes=["email", "email_verified"], WriteAttributes=["name"],
                 )["UserPoolClient"]["ClientId"]
         created = []
         for user in params["users"]:
