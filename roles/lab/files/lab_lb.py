@@ -111,7 +111,6 @@ class LabLoadBalancers:
 
     def boot(self, balancer) -> None:
         """Start the stand-in of `balancer`, publishing its listener ports on the lab's loopback address."""
-        bind = self.settings["bind_address"]
         with self.lock:
             try:
                 container = self.client.containers.get(self.name(balancer.name))
@@ -122,15 +121,28 @@ class LabLoadBalancers:
             except docker.errors.NotFound:
                 container = None
             if container is None:
-                container = self.client.containers.run(
-                    self.settings["lb_image"], detach=True, name=self.name(balancer.name),
-                    labels={self.settings["label"]: self.settings["lab_name"]}, network=self.settings["network"],
-                    ports={f"{port}/tcp": (bind, None) for port in (*LISTENER_PORTS, STATS_PORT)},
-                    restart_policy={"Name": "unless-stopped"})
+                # The lab's own ports for its first load balancer (its address is known before it
+                # exists, as a domain pointing at it would be); free ones for any other.
+                try:
+                    container = self.start(balancer.name, self.settings["lb_ports"])
+                except docker.errors.APIError:
+                    self.client.containers.get(self.name(balancer.name)).remove(force=True)
+                    container = self.start(balancer.name, {})
             container.reload()
             ports = container.attrs["NetworkSettings"]["Ports"]
             self.stats_ports[balancer.arn] = ports[f"{STATS_PORT}/tcp"][0]["HostPort"]
             self.published[balancer.arn] = {port: ports[f"{port}/tcp"][0]["HostPort"] for port in LISTENER_PORTS}
+
+    def start(self, balancer_name: str, host_ports: dict[str, int]):
+        """Run the stand-in's container, its listener ports published on `host_ports` (listener
+        port -> host port; free ports where not given) of the lab's loopback address."""
+        bind = self.settings["bind_address"]
+        ports = {f"{port}/tcp": (bind, int(host_ports[str(port)]) if str(port) in host_ports else None)
+                 for port in (*LISTENER_PORTS, STATS_PORT)}
+        return self.client.containers.run(
+            self.settings["lb_image"], detach=True, name=self.name(balancer_name),
+            labels={self.settings["label"]: self.settings["lab_name"]}, network=self.settings["network"],
+            ports=ports, restart_policy={"Name": "unless-stopped"})
 
     def address(self, balancer_arn: str, port: int, tls: bool) -> str:
         """Where the control node reaches the stand-in's listener on `port`."""
