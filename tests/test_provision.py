@@ -70,7 +70,9 @@ BAD_INPUTS = [
     ({"ec2_hosts_count": -1}, "ec2_hosts_count must be a whole number, 0 or more, not -1"),
     ({"ec2_hosts_ami_family": "debian-12"}, "No debian-12 image for x86_64 in us-east-1"),
     ({"ec2_hosts_vpc_id": "vpc-0123abcd"}, "set ec2_hosts_subnet_id"),
-    ({"ec2_hosts_load_balancer": True, "ec2_hosts_lb_certificate_arn": "arn:aws:iam::123456789012:server-certificate/web"},
+    # The lab gives the load balancer its certificate files; these cases take them away where they must.
+    ({"ec2_hosts_load_balancer": True, "ec2_hosts_lb_certificate_arn": "arn:aws:iam::123456789012:server-certificate/web",
+      "ec2_hosts_lb_certificate_file": "", "ec2_hosts_lb_certificate_key_file": ""},
      "ec2_hosts_lb_certificate_arn must be an ACM certificate ARN"),
     ({"ec2_hosts_load_balancer": True, "ec2_hosts_lb_health_timeout": 5, "ec2_hosts_lb_health_interval": 5},
      "waits ec2_hosts_lb_health_timeout (2 or more, less than the interval), not 5 and 5"),
@@ -78,14 +80,14 @@ BAD_INPUTS = [
      "ec2_hosts_lb_health_path must start with a slash, not health"),
     ({"ec2_hosts_load_balancer": True, "ec2_hosts_vpc_id": "vpc-0123abcd", "ec2_hosts_subnet_id": "subnet-0123abcd"},
      "a load balancer needs two subnets in different zones"),
-    # The lab allows its stand-in's plain HTTP (on 127.0.0.1); the role's default refuses it.
-    ({"ec2_hosts_load_balancer": True, "ec2_hosts_lb_plain_http_allowed": False},
+    ({"ec2_hosts_load_balancer": True, "ec2_hosts_lb_certificate_file": "", "ec2_hosts_lb_certificate_key_file": ""},
      "a load balancer without a certificate would carry every password in clear"),
     ({"ec2_hosts_load_balancer": True, "ec2_hosts_lb_certificate_file": "/nonexistent/lb.pem",
       "ec2_hosts_lb_certificate_key_file": "/nonexistent/lb.key"},
      "the certificate file /nonexistent/lb.pem does not exist on the control node; the certificate file "
      "/nonexistent/lb.key does not exist"),
-    ({"ec2_hosts_load_balancer": True, "ec2_hosts_lb_certificate_file": "/nonexistent/lb.pem"},
+    ({"ec2_hosts_load_balancer": True, "ec2_hosts_lb_certificate_file": "/nonexistent/lb.pem",
+      "ec2_hosts_lb_certificate_key_file": ""},
      "give ec2_hosts_lb_certificate_file and ec2_hosts_lb_certificate_key_file together"),
 ]
 

@@ -29,7 +29,7 @@ import time
 import urllib.request
 
 import docker
-from moto.acm.models import AWS_ROOT_CA, acm_backends
+from moto.acm.models import acm_backends
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
 
 STATS_PORT = 8404
@@ -90,10 +90,11 @@ def config(target_group, servers: list[tuple[str, str]], listeners: list[dict]) 
 
 def certificate_pem(backend: ELBv2Backend, arn: str) -> bytes:
     """What haproxy serves for an ACM certificate: the certificate, the chain imported with
-    it (not the root moto adds to every chain) and the private key."""
+    it (moto_server.py keeps it as imported: the certificate itself when there was none) and
+    the private key."""
     bundle = acm_backends[backend.account_id][backend.region_name].get_certificate(arn)
-    chain = bundle.chain.replace(AWS_ROOT_CA, b"").strip()
-    return b"\n".join(part.strip() for part in (bundle.cert, chain, bundle.key) if part.strip()) + b"\n"
+    cert, chain = bundle.cert.strip(), bundle.chain.strip()
+    return b"\n".join([cert] + ([chain] if chain != cert else []) + [bundle.key.strip()]) + b"\n"
 
 
 class LabLoadBalancers:

@@ -13,6 +13,9 @@ Molecule scenarios that talk to AWS both start moto through install().
   evaluated, a statement applies only where its condition holds, and aws:SecureTransport is
   true when the server speaks TLS (--tls-dir): over HTTPS the policy lets calls through,
   over plain HTTP it refuses them, as on AWS.
+- ACM GetCertificate of an imported certificate (moto 5.2) adds moto's own root to the chain
+  it was imported with; AWS returns the chain as imported (the certificate itself when there
+  was none), which community.aws.acm_certificate compares to know nothing changed.
 
 With --tls-dir it serves HTTPS, as AWS does, with a certificate for the address made once in
 DIR (cert.pem, which clients name in AWS_CA_BUNDLE, and key.pem): moto enforces bucket
@@ -29,6 +32,7 @@ import uuid
 from pathlib import Path
 
 from moto import server
+from moto.acm.models import CertBundle
 from moto.dynamodb.models.table import Table
 from moto.iam import policy_conditions
 from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, PermissionResult
@@ -68,6 +72,15 @@ def install(secure_transport: bool = False) -> None:
             action, resource, incoming_condition_values={"aws:SecureTransport": str(secure_transport).lower()})
 
     FakeBucket.get_permission = bucket_permission
+
+    make_bundle = CertBundle.__init__
+
+    def chain_as_imported(self, account_id, certificate, private_key, chain=None, *args, **kwargs):
+        make_bundle(self, account_id, certificate, private_key, chain, *args, **kwargs)
+        if self.type == "IMPORTED":
+            self.chain = chain or certificate
+
+    CertBundle.__init__ = chain_as_imported
 
 
 def certificate(folder: Path, address: str) -> tuple[str, str]:
