@@ -4,6 +4,7 @@ the admin CIDRs and requires IMDSv2."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -197,3 +198,39 @@ def test_ssh_is_open_only_to_the_admin_cidrs_and_imdsv2_is_required(lab):
     for instance in instances:
         assert instance["MetadataOptions"]["HttpTokens"] == "required", instance["InstanceId"]
         assert instance["MetadataOptions"]["HttpEndpoint"] == "enabled"
+
+
+def test_a_host_without_a_load_balancer_serves_https_and_only_redirects_plain_http(lab, app_images):
+    """Each host's nginx with a certificate (the lab CA's, for 127.0.0.1, as a domain's would
+    be): the app over HTTPS with HSTS, checked against the CA; plain HTTP answers only 301.
+    Asked on the host (the lab publishes its port 80 only); the host is put back after."""
+    deploy = {"deploy_digest": lab.manifest_digest(APP_REPOSITORY, "v2"), "deploy_app_url": "",
+              "container_app_image": f"registry.lab:{lab.registry_port}/{APP_REPOSITORY}",
+              "container_app_resolve_image": f"127.0.0.1:{lab.registry_port}/{APP_REPOSITORY}"}
+    tls = {"proxy_tls_certificate": (lab.state_dir / "load-balancer.crt").read_text(),
+           "proxy_tls_certificate_key": (lab.state_dir / "load-balancer.key").read_text()}
+    user, password = lab.app_credentials()
+    try:
+        run = lab.play("deploy.yml", "-e", json.dumps({**deploy, **tls}))
+        assert run.returncode == 0, run.output
+        assert tls["proxy_tls_certificate_key"] not in run.output
+        # printf is the shell's own: the token never shows in the host's process list.
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        lab.on_host(f"printf '%s' '{lab.ca_file.read_text()}' > /tmp/lab-ca.crt && printf '%s' '{token}' > /tmp/lab-auth")
+        plain = ("import http.client; c = http.client.HTTPConnection('127.0.0.1'); c.request('GET', '/v1/fragments'); "
+                 "r = c.getresponse(); print(r.status, r.getheader('Location'))")
+        assert lab.on_host(f'python3 -c "{plain}"') == (0, "301 https://127.0.0.1/v1/fragments\n")
+        secure = ("import ssl, sys, urllib.request; "
+                  "trust = ssl.create_default_context(cafile=sys.argv[1] or None); "
+                  "ask = urllib.request.Request('https://127.0.0.1/v1/fragments', "
+                  "headers={'Authorization': 'Basic ' + open('/tmp/lab-auth').read()}); "
+                  "r = urllib.request.urlopen(ask, context=trust); "
+                  "print(r.status, r.headers['Server'], r.headers['Strict-Transport-Security'], r.read().decode())")
+        code, answer = lab.on_host(f'python3 -c "{secure}" /tmp/lab-ca.crt')
+        # Server without its version (server_tokens off), HSTS, and the app's own answer.
+        assert code == 0 and answer.startswith('200 nginx max-age=31536000 {"status":"ok"'), answer
+        code, answer = lab.on_host(f'python3 -c "{secure}" "" 2>&1')
+        assert code != 0 and "CERTIFICATE_VERIFY_FAILED" in answer, answer  # never without the CA
+    finally:
+        back = lab.play("deploy.yml", "-e", json.dumps(deploy))
+        assert back.returncode == 0, back.output
