@@ -56,14 +56,13 @@ def app_deploy_problems(options, prefix=""):
     # Plain data: Ansible's lazy containers carry the whole templating context, which the
     # validator's deep copy would copy too (0.5 s measured).
     params = json.loads(json.dumps(options))
-    params.setdefault("state", "validated")
     # Validated under the prefixed names, so that Ansible's own messages name the caller's variables.
     spec = dict((prefix + name, option) for name, option in ARGUMENT_SPEC.items())
     result = ArgumentSpecValidator(spec).validate(dict((prefix + name, value) for name, value in params.items()))
     if result.error_messages:
         return list(result.error_messages)
     validated = dict((name[len(prefix):], value) for name, value in result.validated_parameters.items())
-    return problems(validated, prefix)
+    return problems(validated, prefix, digest_required=False)
 
 
 class FilterModule(object):

@@ -18,11 +18,8 @@ import ssl
 import tempfile
 import time
 
-try:  # Python 3
-    from http.client import HTTPConnection, HTTPSConnection
-    from urllib.parse import urlsplit
-except ImportError:  # pragma: no cover - Python 2 hosts are not supported
-    HTTPConnection = HTTPSConnection = urlsplit = None
+from http.client import HTTPConnection, HTTPSConnection
+from urllib.parse import urlsplit
 
 from ansible_collections.fragments.deploy.plugins.module_utils.app_host import (
     LABEL, App, CommandError, Docker, accepting_workers, container_port, describe, labels, make_dir, now_utc,
@@ -756,7 +753,9 @@ class Deployer:
                 "after": {"digest": self.params["digest"], "tags": ",".join(self.params["tags"]),
                           "settings": self.fingerprint}}
 
-    def run(self):
+    def run(self, pull_only=False):
+        """Make the digest serve here; with `pull_only` (app_prepare) only make sure its image
+        is on the host, unless it serves already."""
         current = self.docker.inspect(self.app.name)
         candidate = self.docker.inspect(self.app.candidate)
         if not self.module.check_mode:
@@ -773,7 +772,7 @@ class Deployer:
         up_to_date = serves and proxy_current and restart_policy_set
         diff = self.diff(current)
 
-        if self.params["state"] == "pulled":
+        if pull_only:
             if not up_to_date:
                 self.pull()
             return self.answer("pulled", current, previous_digest, up_to_date, diff=diff)

@@ -21,7 +21,6 @@ ARGUMENT_SPEC = dict(
     image=dict(type="str", required=True),
     digest=dict(type="str", required=True),
     tags=dict(type="list", elements="str", default=[]),
-    state=dict(type="str", choices=["started", "pulled", "validated"], default="started"),
     registry=dict(type="str", default=""),
     registry_username=dict(type="str", default=""),
     registry_password=dict(type="str", default="", no_log=True),
@@ -65,9 +64,11 @@ SETTINGS = ("image", "port", "bind_address", "env", "volumes", "command", "user"
             "memory", "cpus", "log_max_size", "log_max_file", "healthcheck")
 
 
-def problems(params, prefix=""):
+def problems(params, prefix="", digest_required=True):
     """What is wrong with the parameters, checked before anything is touched. Messages name
-    each option with `prefix` in front (a role's variables are its prefix + the option)."""
+    each option with `prefix` in front (a role's variables are its prefix + the option).
+    Without `digest_required` (a check on the control node before the tag is pinned) an
+    empty digest passes."""
     def o(option):
         return prefix + option
 
@@ -78,7 +79,7 @@ def problems(params, prefix=""):
     if not params["image"] or ":" in last or "@" in last:
         found.append("%s must be a repository without tag or digest, e.g. docker.io/alice/app (not %r)"
                      % (o("image"), params["image"]))
-    if not DIGEST.match(params["digest"]) and not (params["state"] == "validated" and not params["digest"]):
+    if (params["digest"] or digest_required) and not DIGEST.match(params["digest"]):
         found.append("%s must be sha256:<64 hex digits> (not %r)" % (o("digest"), params["digest"]))
     ports = params["host_ports"]
     if len(ports) < 2 or len(set(ports)) != len(ports) or not all(0 < p < 65536 for p in ports):

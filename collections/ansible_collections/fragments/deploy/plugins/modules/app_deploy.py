@@ -42,20 +42,8 @@ description:
     the restart policy C(unless-stopped) once it passes its gate, and the promotion is ordered
     so that each of its steps leaves a state the next call finishes. The proxy left stopped is
     started again, with a warning.
-  - With O(state=pulled) it only makes sure the image is on the host (a rollout pulls on
-    every host at once before it changes the first one) and says whether the app is
-    already up to date.
   - Talks to Docker through the docker CLI on the host; needs the nginx of
     M(fragments.deploy.proxy) (role C(fragments.deploy.proxy)).
-options:
-  state:
-    description:
-      - C(started) makes the digest serve; C(pulled) only makes sure the image is on the host.
-      - C(validated) only checks the options and touches nothing (no Docker needed); a rollout runs it on the
-        control node before it locks any host. O(digest) may then be empty.
-    type: str
-    choices: [started, pulled, validated]
-    default: started
 extends_documentation_fragment:
   - fragments.deploy.app_options
 attributes:
@@ -95,57 +83,51 @@ EXAMPLES = r"""
       HTPASSWD_FILE: /run/secrets/htpasswd
   register: deployed
 
-- name: Pull it on every host first, and learn which are up to date
-  fragments.deploy.app_deploy:
-    name: fragments
-    image: docker.io/alice/fragments
-    digest: "{{ digest }}"
-    state: pulled
 """
 
 RETURN = r"""
 outcome:
   description:
     - C(unchanged), C(deployed), C(refused) (the candidate was not healthy), C(rolled-back) (it failed once it
-      took the traffic), C(pulled) with O(state=pulled), C(validated) with O(state=validated).
-  returned: unless O(state=validated)
+      took the traffic).
+  returned: success
   type: str
 digest:
   description: The digest that serves now.
-  returned: unless O(state=validated)
+  returned: success
   type: str
 tags:
   description: Its tags.
-  returned: unless O(state=validated)
+  returned: success
   type: list
   elements: str
 previous_digest:
   description: The digest that served before this call; empty on a first deploy.
-  returned: unless O(state=validated)
+  returned: success
   type: str
 health:
   description: Docker's health status of the serving container (C(healthy), C(no check), ...).
-  returned: unless O(state=validated)
+  returned: success
   type: str
 since:
   description: When the serving container started, UTC.
-  returned: unless O(state=validated)
+  returned: success
   type: str
 port:
   description: The loopback port the proxy sends the traffic to.
-  returned: unless O(state=validated)
+  returned: success
   type: int
 up_to_date:
   description: Whether the digest already served with these settings when the call began.
-  returned: unless O(state=validated)
+  returned: success
   type: bool
 pulled:
   description: Whether the image was pulled.
-  returned: unless O(state=validated)
+  returned: success
   type: bool
 timings:
   description: Seconds spent in each step (pull, start, gate, switch, check, drain, total).
-  returned: unless O(state=validated)
+  returned: success
   type: dict
 """
 
@@ -159,8 +141,6 @@ def main():
     found = problems(module.params)
     if found:
         module.fail_json(msg="; ".join(found) + ". Nothing was changed.", outcome="refused", changed=False)
-    if module.params["state"] == "validated":
-        module.exit_json(changed=False, outcome="validated")
     deployer = Deployer(module)
     try:
         result = deployer.run()

@@ -130,7 +130,7 @@ from ansible_collections.fragments.deploy.plugins.module_utils.app_settings impo
 
 
 def argument_spec():
-    spec = dict((name, option) for name, option in ARGUMENT_SPEC.items() if name != "state")
+    spec = dict(ARGUMENT_SPEC)
     spec.update(
         lock_owner=dict(type="str", required=True),
         lock_stale_after=dict(type="int", default=1800),
@@ -147,7 +147,6 @@ def argument_spec():
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
-    params["state"] = "pulled"
     found = problems(params)
     if found:
         module.fail_json(msg="; ".join(found) + ". Nothing was changed.", acquired=False, holder=None)
@@ -178,7 +177,7 @@ def main():
 
     deployer = Deployer(module)
     try:
-        answer = deployer.run()
+        answer = deployer.run(pull_only=True)
     except (Refused, CommandError) as exc:
         result["msg"] = str(exc)
         module.fail_json(**result)

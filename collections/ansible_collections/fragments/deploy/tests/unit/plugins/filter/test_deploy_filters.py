@@ -6,12 +6,14 @@ from ansible_collections.fragments.deploy.plugins.filter.app_deploy_problems imp
     app_deploy_problems,
 )
 from ansible_collections.fragments.deploy.plugins.filter.batches import batches
+from ansible_collections.fragments.deploy.plugins.module_utils.app_settings import ARGUMENT_SPEC, problems
 from ansible_collections.fragments.deploy.plugins.filter.status_table import (
     status_table,
 )
 from ansible_collections.fragments.deploy.plugins.filter.tagged import tagged
 
 DIGEST = "sha256:" + "a" * 64
+ARGUMENT_DEFAULTS = {name: option.get("default") for name, option in ARGUMENT_SPEC.items()}
 HOSTS = ["h1", "h2", "h3", "h4", "h5"]
 
 
@@ -35,6 +37,12 @@ def test_batches_refuse_a_size_that_is_none(size):
 
 def test_app_options_that_are_valid_have_no_problems():
     assert app_deploy_problems({"name": "web", "image": "docker.io/alice/web", "digest": DIGEST}) == []
+
+
+def test_app_problems_let_an_empty_digest_pass_on_the_control_node_before_the_tag_is_pinned():
+    options = {"name": "web", "image": "docker.io/alice/web", "digest": ""}
+    assert app_deploy_problems(options) == []
+    assert problems({**ARGUMENT_DEFAULTS, **options}) == ["digest must be sha256:<64 hex digits> (not '')"]
 
 
 def test_app_problems_name_the_callers_variables():

@@ -1,5 +1,5 @@
 """app_deploy and app_prepare in this process: every bad option refused before anything is
-touched, the validated state, check mode's word on a host with no Docker, and the pieces
+touched, check mode's word on a host with no Docker, and the pieces
 of a deploy that need no host (docker run arguments, the proxy's upstream file, drain)."""
 
 from __future__ import annotations
@@ -190,11 +190,6 @@ def test_the_new_version_takes_a_free_port_or_the_refusal_names_who_holds_them()
     finally:
         for one in held:
             one.close()
-
-
-def test_state_validated_touches_nothing(run_module):
-    result = run_module("app_deploy", {**BASE, "digest": "", "state": "validated"})
-    assert result["outcome"] == "validated" and result["changed"] is False
 
 
 def test_refusal_lists_every_problem_and_says_nothing_changed(run_module):
