@@ -17,6 +17,8 @@ description:
     C(revert failed), or empty when not tried yet) and the hosts the play lost (out of reach).
   - A host failed when its outcome is C(failed) or C(revert failed), or it was lost. The rollout
     stops once more hosts failed than O(max_fail_percentage) of all allows (0 stops at the first).
+  - Once it stops, the hosts to put back are those it updated that ran another version before
+    (O(previous_digests)); a host that ran nothing before keeps the new version.
 options:
   _input:
     description: "{host: outcome} for every host of the play, in play order (C('') for not tried)."
@@ -31,6 +33,10 @@ options:
     description: Percentage of all hosts that may fail before the rollout stops.
     type: int
     default: 0
+  previous_digests:
+    description: "{host: the digest it ran before this rollout} (C('') for none)."
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -42,26 +48,32 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: failed, lost, tried, updated, reverted, not_tried (lists of hosts, in play order) and stopped (bool).
+  description: >-
+    failed, lost, tried, updated, reverted, not_tried, to_revert (lists of hosts, in play order; to_revert
+    empty unless stopped) and stopped (bool).
   type: dict
 """
 
 FAILED = ("failed", "revert failed")
 
 
-def rollout_tally(outcomes, lost=None, max_fail_percentage=0):
+def rollout_tally(outcomes, lost=None, max_fail_percentage=0, previous_digests=None):
     lost = list(lost or [])
+    previous_digests = previous_digests or {}
     hosts = list(outcomes) + [host for host in lost if host not in outcomes]
     failed = [host for host in hosts if outcomes.get(host) in FAILED or host in lost]
     tried = [host for host in hosts if outcomes.get(host)]
+    updated = [host for host in hosts if outcomes.get(host) == "updated"]
+    stopped = len(failed) * 100 > int(max_fail_percentage) * len(hosts)
     return {
         "failed": failed,
         "lost": lost,
         "tried": tried,
-        "updated": [host for host in hosts if outcomes.get(host) == "updated"],
+        "updated": updated,
         "reverted": [host for host in hosts if outcomes.get(host) == "reverted"],
         "not_tried": [host for host in hosts if host not in tried and host not in lost],
-        "stopped": len(failed) * 100 > int(max_fail_percentage) * len(hosts),
+        "stopped": stopped,
+        "to_revert": [host for host in updated if previous_digests.get(host)] if stopped else [],
     }
 
 

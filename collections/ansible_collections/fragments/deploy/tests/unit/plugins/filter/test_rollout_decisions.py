@@ -27,7 +27,19 @@ def test_the_rollout_stops_once_more_failed_than_allowed(outcomes, lost, percent
 def test_the_tally_names_each_kind_of_host_in_play_order():
     tally = rollout_tally({"a": "updated", "b": "failed", "c": "reverted", "d": "", "e": "revert failed"}, ["f"], 0)
     assert tally == {"failed": ["b", "e", "f"], "lost": ["f"], "tried": ["a", "b", "c", "e"], "updated": ["a"],
-                     "reverted": ["c"], "not_tried": ["d"], "stopped": True}
+                     "reverted": ["c"], "not_tried": ["d"], "stopped": True, "to_revert": []}
+
+
+@pytest.mark.parametrize("outcomes, previous, to_revert", [
+    # Stopped: the updated hosts that ran another version go back; one that ran nothing keeps it.
+    ({"a": "updated", "b": "updated", "c": "failed"}, {"a": "sha256:old", "b": ""}, ["a"]),
+    # Not stopped (every host fine): nothing goes back.
+    ({"a": "updated", "b": "updated"}, {"a": "sha256:old", "b": "sha256:old"}, []),
+    # Already put back, or unchanged: not again.
+    ({"a": "reverted", "b": "unchanged", "c": "failed"}, {"a": "sha256:old", "b": "sha256:old"}, []),
+])
+def test_the_revert_set(outcomes, previous, to_revert):
+    assert rollout_tally(outcomes, [], 0, previous)["to_revert"] == to_revert
 
 
 def info(digest=DIGEST, health="healthy", serving=True, proxy=True, lock=None):
