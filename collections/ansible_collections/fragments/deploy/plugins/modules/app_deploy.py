@@ -82,7 +82,6 @@ EXAMPLES = r"""
     env:
       HTPASSWD_FILE: /run/secrets/htpasswd
   register: deployed
-
 """
 
 RETURN = r"""
