@@ -1,11 +1,12 @@
-"""The deploy role's decisions, made in Python: the stop rule and the tally of a rollout, and
-each host's status row."""
+"""The deploy role's decisions, made in Python: the stop rule, the tally and the revert set of
+a rollout, each host's status row and the fleet's status report."""
 
 from __future__ import annotations
 
 import pytest
 
 from ansible_collections.fragments.deploy.plugins.filter.rollout_tally import rollout_tally
+from ansible_collections.fragments.deploy.plugins.filter.status_report import status_report
 from ansible_collections.fragments.deploy.plugins.filter.status_row import status_row
 
 DIGEST, OTHER = "sha256:" + "a" * 64, "sha256:" + "b" * 64
@@ -70,3 +71,28 @@ def test_a_host_with_nothing_deployed_has_a_row_too():
     row = status_row({"app": {"exists": False, "digest": "", "tags": [], "health": "absent", "started_at": ""},
                       "previous": {}, "serving": False, "proxy_running": True, "lock": None}, {"digest": DIGEST}, "web-2")
     assert row["state"] == "DRIFT: wants sha256:aaaaaaaaaaaa" and row["ok"] is False and row["health"] == "absent"
+
+
+ROWS = [{"host": "h1", "instance": "i-1", "digest": DIGEST[:19], "tags": ["v2"], "health": "healthy",
+         "target": "healthy", "since": "2026-12-02T18:20:41", "state": "ok", "ok": True},
+        {"host": "h2", "instance": "i-2", "digest": OTHER[:19], "tags": ["v1"], "health": "healthy",
+         "target": "unhealthy", "since": "2026-12-02T18:20:52", "state": "DRIFT: wants " + DIGEST[:19], "ok": False}]
+
+
+def test_the_status_report_without_a_load_balancer_has_no_such_column_and_asks_no_address():
+    report = status_report([{k: v for k, v in row.items() if k != "target"} for row in ROWS], {"digest": DIGEST, "tags": ["v2"]})
+    assert report["lines"][0].split() == ["HOST", "INSTANCE", "DIGEST", "TAGS", "HEALTH", "SINCE", "(UTC)", "STATE"]
+    assert report["lines"][-1] == f"desired: {DIGEST} (v2); 1 of 2 hosts run it healthy"
+    assert len(report["lines"]) == 4 and report["url"] == ""
+    assert report["report"]["healthy"] == 1 and report["report"]["load_balancer"] == ""
+
+
+def test_the_status_report_with_a_load_balancer_shows_its_targets_and_where_it_answers():
+    balancer = {"dns_name": "web-1.us-east-1.elb.amazonaws.com", "tags": {"fragments-deploy:url": "https://127.0.0.1:5505"}}
+    report = status_report(ROWS, {"digest": "", "tags": []}, balancer)
+    assert "LOAD BALANCER" in report["lines"][0] and report["lines"][2].split()[5] == "unhealthy"
+    assert report["lines"][-2:] == ["desired: unknown (); 1 of 2 hosts run it healthy",
+                                    "load balancer: web-1.us-east-1.elb.amazonaws.com (https://127.0.0.1:5505)"]
+    assert report["url"] == "https://127.0.0.1:5505"
+    untagged = status_report(ROWS, {"digest": DIGEST, "tags": []}, {"dns_name": "web-1.example", "tags": {}})
+    assert untagged["url"] == "http://web-1.example" and untagged["lines"][-1] == "load balancer: web-1.example"
