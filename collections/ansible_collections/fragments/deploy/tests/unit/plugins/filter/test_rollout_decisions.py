@@ -1,10 +1,11 @@
 """The deploy role's decisions, made in Python: the stop rule, the tally and the revert set of
-a rollout, each host's status row and the fleet's status report."""
+a rollout, who holds a host's lock, each host's status row and the fleet's status report."""
 
 from __future__ import annotations
 
 import pytest
 
+from ansible_collections.fragments.deploy.plugins.filter.lock_holders import lock_holders
 from ansible_collections.fragments.deploy.plugins.filter.rollout_tally import rollout_tally
 from ansible_collections.fragments.deploy.plugins.filter.status_report import status_report
 from ansible_collections.fragments.deploy.plugins.filter.status_row import status_row
@@ -96,3 +97,15 @@ def test_the_status_report_with_a_load_balancer_shows_its_targets_and_where_it_a
     assert report["url"] == "https://127.0.0.1:5505"
     untagged = status_report(ROWS, {"digest": DIGEST, "tags": []}, {"dns_name": "web-1.example", "tags": {}})
     assert untagged["url"] == "http://web-1.example" and untagged["lines"][-1] == "load balancer: web-1.example"
+
+
+def test_lock_holders_name_each_held_host_its_holder_and_staleness():
+    results = {"h1": {"acquired": True, "holder": None},
+               "h2": {"acquired": False, "holder": {"owner": "bob@ci", "since": "2026-12-02T18:00:00Z", "stale": False}},
+               "h3": {},  # failed before it answered
+               "h4": {"acquired": False, "holder": {"owner": "ann@laptop", "since": "2026-12-01T09:00:00Z", "stale": True}}}
+    held = lock_holders(results, 1800)
+    assert held["hosts"] == ["h2", "h4"]
+    assert held["message"] == ("Another deploy holds the lock on h2, h4: h2: bob@ci since 2026-12-02T18:00:00Z; "
+                               "h4: ann@laptop since 2026-12-01T09:00:00Z (stale: older than 1800 s);")
+    assert lock_holders({"h1": {"holder": None}}) == {"hosts": [], "message": ""}
