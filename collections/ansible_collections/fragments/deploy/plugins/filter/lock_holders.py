@@ -46,9 +46,9 @@ def lock_holders(results, stale_after=1800):
     parts = ["%s: %s since %s%s" % (host, holder.get("owner"), holder.get("since"),
                                     " (stale: older than %s s)" % stale_after if holder.get("stale") else "")
              for host, holder in held]
-    message = ("Another deploy holds the lock on %s: %s;" % (", ".join(host for host, _ in held), "; ".join(parts))
-               if held else "")
-    return {"hosts": [host for host, _ in held], "message": message}
+    hosts = [host for host, holder in held]
+    message = "Another deploy holds the lock on %s: %s;" % (", ".join(hosts), "; ".join(parts)) if held else ""
+    return {"hosts": hosts, "message": message}
 
 
 class FilterModule(object):
