@@ -269,19 +269,25 @@ def test_an_unknown_user_costs_a_bcrypt_check_like_a_wrong_password(tmp_path, mo
     assert len(checked) == 3
 
 
+async def wrong_passwords(client, count: int, answered: list, headers: dict | None = None) -> None:
+    """`count` wrong passwords for alice side by side; each answer's status appended to `answered` as it comes."""
+    async def wrong(number: int) -> None:
+        answer = await client.get("/v1/fragments", auth=("alice@example.com", f"wrong-{number}"), headers=headers or {})
+        answered.append(answer.status_code)
+
+    async with anyio.create_task_group() as group:
+        for number in range(count):
+            group.start_soon(wrong, number)
+
+
 @pytest.mark.anyio
 async def test_wrong_passwords_do_not_stall_the_health_check(tmp_path):
     """bcrypt runs in threads of its own: GET / answers while eight wrong passwords are checked."""
     app = create_app(make_settings(slow_htpasswd(tmp_path)))
     answered = []
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
-        async def wrong(number: int) -> None:
-            answer = await client.get("/v1/fragments", auth=("alice@example.com", f"wrong-{number}"))
-            answered.append(answer.status_code)
-
         async with anyio.create_task_group() as group:
-            for number in range(8):
-                group.start_soon(wrong, number)
+            group.start_soon(wrong_passwords, client, 8, answered)
             await anyio.sleep(0.01)
             health = await client.get("/")
             answered_before_health = len(answered)
@@ -296,12 +302,7 @@ async def test_logins_past_the_queue_bound_are_refused_at_once(tmp_path):
     app = create_app(settings)
     answered = []
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
-        async def wrong(number: int) -> None:
-            answered.append((await client.get("/v1/fragments", auth=("alice@example.com", f"no-{number}"))).status_code)
-
-        async with anyio.create_task_group() as group:
-            for number in range(6):
-                group.start_soon(wrong, number)
+        await wrong_passwords(client, 6, answered)
     assert sorted(answered) == [401, 401, 429, 429, 429, 429]
 
 
@@ -417,14 +418,7 @@ async def test_side_by_side_wrong_passwords_from_one_address_stop_at_the_limit(t
     app = create_app(settings)
     answered = []
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
-        async def wrong(number: int) -> None:
-            answer = await client.get("/v1/fragments", auth=("alice@example.com", f"no-{number}"),
-                                      headers={"X-Forwarded-For": "198.51.100.7"})
-            answered.append(answer.status_code)
-
-        async with anyio.create_task_group() as group:
-            for number in range(8):
-                group.start_soon(wrong, number)
+        await wrong_passwords(client, 8, answered, {"X-Forwarded-For": "198.51.100.7"})
     assert sorted(answered) == [401] * 3 + [429] * 5
 
 
