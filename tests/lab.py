@@ -240,5 +240,5 @@ class Lab:
         calls (not with the collection's own client), or None if it has no such tag."""
         response = requests.head(f"https://127.0.0.1:{self.registry_port}/v2/{repository}/manifests/{tag}",
                                  headers={"Accept": MANIFEST_TYPES}, auth=("fragments", self.registry_password()),
-                                 verify=str(self.state_dir / "ca.crt"), timeout=10)
+                                 verify=str(self.ca_file), timeout=10)
         return response.headers.get("Docker-Content-Digest") if response.status_code == 200 else None

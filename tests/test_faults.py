@@ -105,7 +105,7 @@ def test_registry_down_when_the_deploy_pulls(lab, app_images):
     finally:
         registry.start()
     url = f"https://127.0.0.1:{lab.registry_port}/v2/"
-    wait_for(lambda: requests.get(url, verify=str(lab.state_dir / "ca.crt"), timeout=2).status_code == 401,
+    wait_for(lambda: requests.get(url, verify=str(lab.ca_file), timeout=2).status_code == 401,
              "the registry to answer again", timeout=30)
     again = deploy(lab, new)
     assert again.returncode == 0, again.output

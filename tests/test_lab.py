@@ -66,7 +66,7 @@ def test_lab_up_again_changes_nothing(lab):
 
 
 def test_registry_speaks_tls_and_wants_the_password(lab):
-    cafile = str(lab.state_dir / "ca.crt")
+    cafile = str(lab.ca_file)
     url = f"https://127.0.0.1:{lab.registry_port}/v2/"
     assert _get(url, cafile=cafile)[0] == 401
     password = (lab.state_dir / "registry-password").read_text().strip()

@@ -171,7 +171,7 @@ def test_resolving_an_unknown_tag_says_so(lab, release):
     run = ansible_playbook("resolve_digest.yml", "-e", json.dumps({
         "image": f"127.0.0.1:{lab.registry_port}/{REPOSITORY}:no-such-tag",
         "username": "fragments", "password_file": str(lab.state_dir / "registry-password"),
-        "ca_path": str(lab.state_dir / "ca.crt")}), playbook_dir=ROOT / "tests/playbooks")
+        "ca_path": str(lab.ca_file)}), playbook_dir=ROOT / "tests/playbooks")
     assert run.returncode != 0
     assert f"tag no-such-tag not found in repository {REPOSITORY} at registry 127.0.0.1:{lab.registry_port}" \
         in run.output
@@ -190,7 +190,7 @@ def test_bearer_token_flow_against_a_token_auth_registry(lab, release, tmp_path)
                 (tmp_path / "password").write_text(password)
                 return ansible_playbook("resolve_digest.yml", "-e", json.dumps({
                     "image": f"127.0.0.1:15444/{REPOSITORY}:latest", "username": "token-user",
-                    "password_file": str(tmp_path / "password"), "ca_path": str(lab.state_dir / "ca.crt"),
+                    "password_file": str(tmp_path / "password"), "ca_path": str(lab.ca_file),
                     "retries": 20}), playbook_dir=ROOT / "tests/playbooks")
 
             run = resolve("token-pass")
