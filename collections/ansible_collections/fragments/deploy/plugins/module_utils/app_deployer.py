@@ -2,28 +2,27 @@
 # Copyright: fragments-deploy contributors
 # MIT License (see https://opensource.org/licenses/MIT)
 """How an app's version changes on a host: the steps of fragments.deploy.app_deploy, and the
-pull that fragments.deploy.app_prepare does ahead of a rollout."""
+pull that fragments.deploy.app_prepare does ahead of a rollout. The container's life (pull,
+candidate, health gate, promotion, prune) is here; the switch of the traffic is
+app_proxy's, the host's sockets app_ports'."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import ipaddress
-import json
 import os
 import shutil
 import signal
-import socket
-import ssl
 import tempfile
 import time
 
-from http.client import HTTPConnection, HTTPSConnection
-from urllib.parse import urlsplit
-
 from ansible_collections.fragments.deploy.plugins.module_utils.app_host import (
-    LABEL, App, CommandError, Docker, accepting_workers, container_port, describe, labels, make_dir, now_utc,
-    proxy_running, run_command)
+    LABEL, App, CommandError, Docker, Refused, container_port, describe, labels, make_dir, now_utc)
+from ansible_collections.fragments.deploy.plugins.module_utils.app_ports import (
+    established_to, listening_inodes, port_free, socket_holders, tcp_tables)
+from ansible_collections.fragments.deploy.plugins.module_utils.app_proxy import (
+    Proxy, http_status, is_definite_refusal, published)
+from ansible_collections.fragments.deploy.plugins.module_utils.app_settings import file_owner, fingerprint
 
 # The restart policy of the container that serves: it comes back after a reboot or a dockerd
 # restart, and stays down once a deploy has stopped it.
@@ -34,106 +33,6 @@ RESTART_POLICY = "unless-stopped"
 FAULT_FILE = "fault-at"
 FAULT_STEPS = ("pulled", "candidate-started", "gate-passed", "upstream-written", "proxy-tested",
                "proxy-reloaded", "checked", "old-stopped", "old-renamed", "promoted")
-from ansible_collections.fragments.deploy.plugins.module_utils.app_settings import file_owner, fingerprint
-
-
-class Refused(Exception):
-    """The deploy stops here; `outcome` tells how, the message what to do."""
-
-    def __init__(self, message, outcome="failed"):
-        super(Refused, self).__init__(message)
-        self.outcome = outcome
-
-
-def render_upstream(name, address, port, backup=None):
-    """The upstream file's text; with no port, a server marked down (the proxy answers 502).
-    `backup` is the container's own address: while dockerd restarts (live-restore keeps the
-    container), the published port's proxy process is gone and nginx reaches it there."""
-    # max_fails=0: one failed connection must not make nginx refuse the only server for 10 s.
-    lines = ["server %s max_fails=0;" % published(address, port) if port else "server %s down;" % published(address, 1)]
-    if port and backup:
-        lines.append("server %s backup max_fails=0;" % backup)
-    return "# Written by fragments.deploy.app_deploy: where the proxy sends the traffic of %s.\n%s\n" % (
-        name, "\n".join(lines))
-
-
-def published(address, port):
-    """How nginx writes an address and port (IPv6 in brackets)."""
-    return "%s:%d" % ("[%s]" % address if ":" in address else address, port)
-
-
-def listening_inodes(port, tables):
-    """The socket inodes listening (state 0A) on `port`, in /proc/net/tcp text."""
-    found = set()
-    for table in tables:
-        for line in table.splitlines()[1:]:
-            fields = line.split()
-            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                found.add(fields[9])
-    return found
-
-
-def socket_holders(inodes, proc="/proc"):
-    """The processes holding these sockets, as "name (pid N)"."""
-    wanted = set("socket:[%s]" % inode for inode in inodes)
-    found = []
-    for entry in os.listdir(proc):
-        if not entry.isdigit():
-            continue
-        try:
-            folder = os.path.join(proc, entry, "fd")
-            if any(os.readlink(os.path.join(folder, fd)) in wanted for fd in os.listdir(folder)):
-                with open(os.path.join(proc, entry, "comm")) as handle:
-                    found.append("%s (pid %s)" % (handle.read().strip(), entry))
-        except (IOError, OSError):
-            continue  # gone meanwhile, or not ours to read
-    return found
-
-
-def port_free(address, port):
-    """Whether nothing listens on address:port (SO_REUSEADDR: connections in TIME_WAIT left
-    by an earlier version do not count, as they do not for Docker's own listener)."""
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    probe = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind((address, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        probe.close()
-
-
-def direct_address(container, port):
-    """The container's own address on its first network, with the app's port, or None."""
-    for network in ((container or {}).get("NetworkSettings", {}).get("Networks") or {}).values():
-        if network.get("IPAddress"):
-            return "%s:%d" % (network["IPAddress"], port)
-    return None
-
-
-def tcp_tables():
-    """This host's TCP sockets: the texts of /proc/net/tcp and /proc/net/tcp6 that exist."""
-    tables = []
-    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(name) as handle:
-                tables.append(handle.read())
-        except (IOError, OSError):
-            continue
-    return tables
-
-
-def established_to(port, tables):
-    """Connections in state ESTABLISHED whose remote end is `port`, in /proc/net/tcp text."""
-    count = 0
-    for table in tables:
-        for line in table.splitlines()[1:]:
-            fields = line.split()
-            if len(fields) > 3 and fields[3] == "01" and int(fields[2].rsplit(":", 1)[1], 16) == port:
-                count += 1
-    return count
 
 
 def run_arguments(params, name, port, reference, fingerprint_, files_id, env_file, mounts):
@@ -177,78 +76,6 @@ def run_arguments(params, name, port, reference, fingerprint_, files_id, env_fil
     return args + [reference] + list(params["command"])
 
 
-PROBE = "X-Fragments-Deploy-Probe"
-UPSTREAM = "X-Fragments-Deploy-Upstream"
-
-
-def is_definite_refusal(status):
-    """A client error other than "too early", "timeout" or "too many requests": the app is up
-    and answers the health path with a refusal that time will not change (404, 401, 405...)."""
-    return 400 <= status < 500 and status not in (408, 425, 429)
-
-
-def what_it_said(body):
-    """The app's own words in an answer's body, for a refusal's message: the message of the
-    API's error shape ({"error": {"message": ...}}) where there is one, else the start of the
-    text; "" for an empty body."""
-    text = body.decode("utf-8", "replace").strip() if body else ""
-    try:
-        message = json.loads(text)["error"]["message"]
-    except (ValueError, KeyError, TypeError):
-        message = text
-    message = " ".join(str(message).split())
-    return message if len(message) <= 200 else message[:197] + "..."
-
-
-def http_status(url, timeout=2.0, upstream=False, said=False):
-    """The status code `url` answers with; raises OSError when nothing answers. With
-    `upstream`, (status, the upstream address the host's proxy says it used); with `said`,
-    (status, what_it_said of the body)."""
-    parts = urlsplit(url)
-    if parts.scheme == "https":
-        connection = HTTPSConnection(parts.hostname, parts.port or 443, timeout=timeout,
-                                     context=ssl._create_unverified_context())  # our own host's proxy
-    else:
-        connection = HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
-    try:
-        connection.request("GET", (parts.path or "/") + ("?" + parts.query if parts.query else ""),
-                           headers={"User-Agent": "fragments-deploy", PROBE: "1"})
-        response = connection.getresponse()
-        body = response.read(65536)
-        if said:
-            return response.status, what_it_said(body)
-        return (response.status, response.getheader(UPSTREAM, "")) if upstream else response.status
-    finally:
-        connection.close()
-
-
-def proxy_target(check_url):
-    """Where the host's nginx, as loaded, sends an app's requests: the upstream address a probe
-    through it names (the last one it tried), or None when it names none (nothing answers, or
-    a proxy configuration without the probe's header)."""
-    try:
-        dummy, upstream = http_status(check_url, upstream=True)
-    except (OSError, ValueError):
-        return None
-    return upstream.split(",")[-1].strip() or None
-
-
-def names_container(target, container):
-    """Whether an upstream address is this container: its published loopback port, or its own
-    address on its network (the backup server while dockerd restarts)."""
-    host, sep, port = (target or "").rpartition(":")
-    host = host.strip("[]")
-    if not container or not sep or not port.isdigit():
-        return False
-    networks = ((container.get("NetworkSettings") or {}).get("Networks") or {}).values()
-    if host in [network.get("IPAddress") for network in networks if network.get("IPAddress")]:
-        return True
-    try:
-        return int(port) == container_port(container) and ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class Deployer:
     def __init__(self, module, docker=None):
         self.module = module
@@ -267,6 +94,8 @@ class Deployer:
                 self.fault_at = handle.read().strip()
         except (IOError, OSError):
             self.fault_at = None
+        self.proxy = Proxy(self.app, self.params["bind_address"], self.params["port"], self.params["proxy_check_url"],
+                           module.warn, self.fault)
 
     def fault(self, step):
         """The fault tests' seam (FAULT_FILE): die here, as a killed process would, once."""
@@ -308,98 +137,6 @@ class Deployer:
     def timed(self, step, started):
         self.timings[step] = round(time.monotonic() - started, 3)
 
-    # --- the proxy ----------------------------------------------------------------------
-    def start_proxy(self):
-        """Start nginx when it is not running; True when it had to be started."""
-        if proxy_running():
-            return False
-        for command in (["systemctl", "start", "nginx"], ["service", "nginx", "start"]):
-            try:
-                run_command(command, timeout=60)
-                break
-            except CommandError:
-                continue
-        deadline = time.monotonic() + 10
-        while not proxy_running() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if not proxy_running():
-            raise Refused("The proxy (nginx) is not running on this host and could not be started; "
-                          "see `journalctl -u nginx`. Nothing was changed.")
-        self.module.warn("The proxy (nginx) was not running on this host: started it.")
-        self.changed = True
-        return True
-
-    def point_proxy_at(self, port, container=None):
-        """Write the upstream file for `port` (with `container`'s own address as backup), have
-        nginx test it, and reload gracefully: new connections go to `port` once this returns;
-        old workers finish theirs."""
-        path = self.app.upstream_file
-        try:
-            with open(path) as handle:
-                before = handle.read()
-        except (IOError, OSError):
-            before = None
-        backup = direct_address(container, self.params["port"])
-        self.write_file(path, render_upstream(self.params["name"], self.params["bind_address"], port, backup), 0o644)
-        self.fault("upstream-written")
-        try:
-            run_command(["nginx", "-t", "-q"], timeout=30)
-        except CommandError as exc:
-            if before is None:
-                os.remove(path)
-            else:
-                self.write_file(path, before, 0o644)
-            raise Refused("The proxy refused its configuration (nginx -t: %s); it was not reloaded and the running "
-                          "version was left serving." % " ".join(str(exc).split()), outcome="refused")
-        self.fault("proxy-tested")
-        if not self.start_proxy():  # a fresh start reads the new configuration
-            master = proxy_running()
-            old_workers = accepting_workers(master)
-            os.kill(master, signal.SIGHUP)
-            self.fault("proxy-reloaded")
-            self.wait_for_old_workers(master, old_workers)
-        if port:
-            self.wait_for_upstream(port)
-
-    def wait_for_old_workers(self, master, old_workers):
-        """Until no worker from before the reload accepts connections: one of them would still
-        send a new request where the old configuration says (they finish what they hold)."""
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            left = set(old_workers) & set(accepting_workers(master))
-            if not left:
-                return
-            time.sleep(0.01)
-        raise Refused("The proxy's workers from before the reload still accept connections 10 s after it (pids %s); "
-                      "see the host's nginx error log." % ", ".join(str(pid) for pid in sorted(left)),
-                      outcome="refused")
-
-    def wait_for_upstream(self, port):
-        """Until the proxy says new requests go to `port`: old workers keep accepting for
-        a moment after a reload."""
-        want = "%s:%d" % (self.params["bind_address"], port)
-        deadline = time.monotonic() + 10
-        seen = "nothing"
-        while time.monotonic() < deadline:
-            try:
-                status, upstream = http_status(self.params["proxy_check_url"], upstream=True)
-                if upstream.split(",")[-1].strip() == want:
-                    return
-                seen = "%d from %s" % (status, upstream or "no upstream")
-            except (OSError, ValueError) as exc:
-                seen = exc.__class__.__name__
-            time.sleep(0.02)
-        raise Refused("The proxy did not send requests to %s within 10 s of its reload (last answer: %s); "
-                      "see the host's nginx error log." % (want, seen), outcome="refused")
-
-    def sends_to(self, container, target):
-        """Whether nginx sends the requests to this container (`target` from proxy_target());
-        with no target, the upstream file is all there is to go by."""
-        if target is None:
-            port = container_port(container)
-            return bool(container) and port is not None and self.app.upstream() == port
-        return names_container(target, container)
-
     def choose_port(self, old_port, previous):
         """The host port for a new version: not the running one's, none a process listens on;
         the stopped previous container's when it can be reused. Refused, naming the processes,
@@ -419,22 +156,6 @@ class Deployer:
         raise Refused("No free port for the new version: %s. Stop that process, or give container_app_host_ports "
                       "another free port; the running version was left serving." % "; ".join(held), outcome="refused")
 
-    def upstream_text(self):
-        try:
-            with open(self.app.upstream_file) as handle:
-                return handle.read()
-        except (IOError, OSError):
-            return None
-
-    @staticmethod
-    def write_file(path, text, mode):
-        folder = os.path.dirname(path)
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-        os.chmod(temporary, mode)
-        os.rename(temporary, path)
-
     # --- steps ---------------------------------------------------------------------------
     def recover(self, current, candidate):
         """Finish or undo a change that was interrupted at any step (its process killed);
@@ -443,9 +164,9 @@ class Deployer:
         before nginx tests and loads it."""
         if not candidate:
             return current
-        self.start_proxy()
-        target = proxy_target(self.params["proxy_check_url"])
-        if candidate["State"].get("Running") and self.sends_to(candidate, target):
+        self.proxy.start()
+        target = self.proxy.target()
+        if candidate["State"].get("Running") and self.proxy.sends_to(candidate, target):
             # Killed after the switch: the candidate takes the traffic. Check it as the switch
             # would have, then finish its promotion.
             healthy, seen = self.check_through_proxy()
@@ -460,10 +181,10 @@ class Deployer:
         # version before the candidate goes.
         running = bool(current and current["State"].get("Running"))
         port = container_port(current) if running else None
-        wanted = render_upstream(self.params["name"], self.params["bind_address"], port,
-                                 direct_address(current, self.params["port"]) if running else None)
-        if self.upstream_text() != wanted or (running and not self.sends_to(current, target)):
-            self.point_proxy_at(port, current if running else None)
+        serving = current if running else None
+        if self.proxy.upstream_text() != self.proxy.wanted_text(port, serving) or (
+                running and not self.proxy.sends_to(current, target)):
+            self.proxy.point_at(port, serving)
         self.remove(self.app.candidate)
         self.changed = True
         return current
@@ -670,7 +391,7 @@ class Deployer:
         """After a switch that failed at any point (even after nginx loaded the new upstream):
         the proxy back on the running version, loaded, and only then the candidate taken away."""
         try:
-            self.point_proxy_at(old_port, current)
+            self.proxy.point_at(old_port, current)
         except Refused as exc:
             raise Refused("The switch failed and so did pointing the proxy back (%s); %s was left running so "
                           "that the host keeps answering. Run the deploy again." % (exc, self.app.candidate))
@@ -740,7 +461,7 @@ class Deployer:
     def answer(self, outcome, container, previous_digest, up_to_date, **extra):
         self.timings["total"] = round(time.monotonic() - self.started, 3)
         found = describe(container)
-        result = dict(changed=self.changed, outcome=outcome, digest=found["digest"], tags=found["tags"],
+        result = dict(changed=self.changed or self.proxy.started, outcome=outcome, digest=found["digest"], tags=found["tags"],
                       previous_digest=previous_digest, health=found["health"], since=found["started_at"],
                       port=found["port"], up_to_date=up_to_date, pulled=self.pulled, timings=self.timings)
         result.update(extra)
@@ -762,13 +483,9 @@ class Deployer:
             current = self.recover(current, candidate)
         running = bool(current and current["State"].get("Running"))
         previous_digest = labels(current).get(LABEL + "digest", "") if running else ""
-        serves = running and self.matches(current) and self.sends_to(current, proxy_target(self.params["proxy_check_url"]))
+        serves = running and self.matches(current) and self.proxy.sends_to(current, self.proxy.target())
         restart_policy_set = self.restart_policy_set(current)
-        # The upstream file exactly as it should be: a container restarted (new address) or
-        # an older version of this module (no backup line) leaves it to be written again.
-        proxy_current = serves and self.upstream_text() == render_upstream(
-            self.params["name"], self.params["bind_address"], container_port(current),
-            direct_address(current, self.params["port"]))
+        proxy_current = serves and self.proxy.is_current(current)
         up_to_date = serves and proxy_current and restart_policy_set
         diff = self.diff(current)
 
@@ -778,9 +495,9 @@ class Deployer:
             return self.answer("pulled", current, previous_digest, up_to_date, diff=diff)
         if serves:
             if not self.module.check_mode:
-                self.start_proxy()
+                self.proxy.start()
                 if not proxy_current:
-                    self.point_proxy_at(container_port(current), current)
+                    self.proxy.point_at(container_port(current), current)
                     self.changed = True
                 if not restart_policy_set:
                     self.docker.run("update", "--restart", RESTART_POLICY, self.app.name)
@@ -820,7 +537,7 @@ class Deployer:
         self.fault("gate-passed")
         started = time.monotonic()
         try:
-            self.point_proxy_at(port, self.docker.inspect(self.app.candidate))
+            self.proxy.point_at(port, self.docker.inspect(self.app.candidate))
         except Refused:
             self.switch_back(old_port, current if running else None, reused)
             raise

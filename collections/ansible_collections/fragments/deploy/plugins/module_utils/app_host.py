@@ -2,8 +2,8 @@
 # Copyright: fragments-deploy contributors
 # MIT License (see https://opensource.org/licenses/MIT)
 """What the app modules share on a host: the docker CLI, the names and labels of an
-app's containers, its state folder (deploy record, lock, secret files) and the proxy's
-upstream file.
+app's containers, and its state folder (deploy record, lock, secret files, the path of the
+proxy's upstream file).
 
 The docker CLI is used rather than the Docker SDK for Python: it is on every host that
 runs Docker (nothing more to install), and measured on a lab host a `docker inspect`
@@ -18,7 +18,6 @@ import json
 import os
 import re
 import subprocess
-import time
 from datetime import datetime, timezone
 
 LABEL = "fragments.deploy."
@@ -29,6 +28,14 @@ UPSTREAM_LINE = re.compile(r"^\s*server\s+([0-9.]+|\[[0-9a-f:]+\]):([0-9]+)([^;]
 
 class CommandError(Exception):
     """A command failed; the message is its error output."""
+
+
+class Refused(Exception):
+    """The change stops here; `outcome` tells how, the message what to do."""
+
+    def __init__(self, message, outcome="failed"):
+        super(Refused, self).__init__(message)
+        self.outcome = outcome
 
 
 def run_command(argv, data=None, timeout=600):
@@ -170,98 +177,3 @@ def describe(container):
         "started_at": (state.get("StartedAt") or "")[:19] if running else "",
         "port": container_port(container),
     }
-
-
-def read_lock(path, stale_after):
-    """The holder of a deploy lock file (owner, since, age, stale), or None."""
-    try:
-        with open(path) as handle:
-            holder = json.load(handle)
-    except (IOError, OSError):
-        if not os.path.exists(path):
-            return None
-        holder = None
-    except ValueError:
-        holder = None
-    if not isinstance(holder, dict):
-        # A run killed while writing leaves an empty or partial file: report it, by its time.
-        holder = {"owner": "unknown (unreadable lock file)"}
-    taken = holder.get("epoch") or os.stat(path).st_mtime
-    holder["age"] = int(time.time() - taken)
-    holder["since"] = holder.get("since") or datetime.fromtimestamp(taken, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    holder["stale"] = holder["age"] > stale_after
-    return holder
-
-
-def take_lock(path, owner):
-    """Create the lock file only if it does not exist; False when someone was first."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    try:
-        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        return False
-    now = time.time()
-    with os.fdopen(handle, "w") as out:
-        json.dump({"owner": owner, "epoch": now,
-                   "since": datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}, out)
-    return True
-
-
-STAMP_DIR = "/var/lib/fragments-deploy/converged"
-
-
-def read_stamp(folder, name):
-    """The fingerprint a role's last converge on this host recorded, or None."""
-    try:
-        with open(os.path.join(folder, name)) as handle:
-            return handle.read().strip()
-    except (IOError, OSError):
-        return None
-
-
-def inactive_services(services):
-    """The systemd services of the list that are not active (all of them without systemctl)."""
-    if not services:
-        return []
-    try:
-        out = subprocess.run(["systemctl", "is-active"] + list(services), stdout=subprocess.PIPE, check=False,
-                             stderr=subprocess.PIPE, universal_newlines=True, timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return list(services)
-    states = out.split()
-    return [service for service, state in zip(services, states) if state != "active"] + list(services[len(states):])
-
-
-def accepting_workers(master, proc="/proc"):
-    """The pids of the nginx master's workers that still accept connections: after a reload,
-    an old worker names itself "worker process is shutting down" once it has stopped."""
-    found = []
-    for entry in os.listdir(proc):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(os.path.join(proc, entry, "stat")) as handle:
-                # pid (comm) state ppid ...: comm may hold spaces, so split after its ")".
-                ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
-            if ppid != master:
-                continue
-            with open(os.path.join(proc, entry, "cmdline"), "rb") as handle:
-                title = handle.read()
-        except (IOError, OSError, ValueError, IndexError):
-            continue  # gone meanwhile
-        if b"worker process" in title and b"shutting down" not in title:
-            found.append(int(entry))
-    return found
-
-
-def proxy_running(pid_file="/run/nginx.pid"):
-    """The nginx master's pid when it runs, else None."""
-    try:
-        with open(pid_file) as handle:
-            pid = int(handle.read().strip())
-        with open("/proc/%d/cmdline" % pid, "rb") as handle:
-            if b"nginx" not in handle.read():
-                return None
-    except (IOError, OSError, ValueError):
-        return None
-    return pid

@@ -131,7 +131,8 @@ timings:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.fragments.deploy.plugins.module_utils.app_deployer import CommandError, Deployer, Refused
+from ansible_collections.fragments.deploy.plugins.module_utils.app_deployer import Deployer
+from ansible_collections.fragments.deploy.plugins.module_utils.app_host import CommandError, Refused
 from ansible_collections.fragments.deploy.plugins.module_utils.app_settings import ARGUMENT_SPEC, problems
 
 

@@ -121,9 +121,9 @@ records:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.fragments.deploy.plugins.module_utils.app_deployer import names_container, proxy_target
-from ansible_collections.fragments.deploy.plugins.module_utils.app_host import (
-    App, CommandError, Docker, describe, proxy_running, read_lock)
+from ansible_collections.fragments.deploy.plugins.module_utils.app_host import App, CommandError, Docker, describe
+from ansible_collections.fragments.deploy.plugins.module_utils.app_lock import read_lock
+from ansible_collections.fragments.deploy.plugins.module_utils.app_proxy import Proxy, proxy_running
 
 
 def main():
@@ -146,8 +146,9 @@ def main():
     except CommandError as exc:
         module.fail_json(msg="Cannot ask Docker on this host: %s" % exc)
     proxy = proxy_running() is not None
-    target = proxy_target(module.params["proxy_check_url"]) if proxy else None
-    sends = names_container(target, container) if target else app.upstream() == current["port"]
+    # Where nginx, as loaded, sends the requests; the upstream file only when no probe says.
+    switch = Proxy(app, None, None, module.params["proxy_check_url"], module.warn)
+    sends = switch.sends_to(container, switch.target() if proxy else None)
     module.exit_json(
         changed=False,
         app=current,

@@ -123,9 +123,10 @@ previous_digest:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.fragments.deploy.plugins.module_utils.app_deployer import CommandError, Deployer, Refused
-from ansible_collections.fragments.deploy.plugins.module_utils.app_host import (
-    STAMP_DIR, App, Docker, inactive_services, read_lock, read_stamp, take_lock)
+from ansible_collections.fragments.deploy.plugins.module_utils.app_deployer import Deployer
+from ansible_collections.fragments.deploy.plugins.module_utils.app_host import App, CommandError, Docker, Refused
+from ansible_collections.fragments.deploy.plugins.module_utils.app_lock import read_lock, take_lock
+from ansible_collections.fragments.deploy.plugins.module_utils.app_stamps import STAMP_DIR, inactive_services, read_stamp
 from ansible_collections.fragments.deploy.plugins.module_utils.app_settings import ARGUMENT_SPEC, problems
 
 

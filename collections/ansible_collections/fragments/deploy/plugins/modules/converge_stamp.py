@@ -86,7 +86,8 @@ inactive:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.fragments.deploy.plugins.module_utils.app_host import STAMP_DIR, inactive_services, make_dir, read_stamp
+from ansible_collections.fragments.deploy.plugins.module_utils.app_host import make_dir
+from ansible_collections.fragments.deploy.plugins.module_utils.app_stamps import STAMP_DIR, inactive_services, read_stamp
 
 
 def main():

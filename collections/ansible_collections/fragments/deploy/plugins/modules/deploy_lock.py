@@ -95,7 +95,7 @@ holder:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.fragments.deploy.plugins.module_utils.app_host import read_lock, take_lock
+from ansible_collections.fragments.deploy.plugins.module_utils.app_lock import read_lock, take_lock
 
 
 def main():

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.fragments.deploy.plugins.module_utils import app_deployer, app_host, app_settings
+from ansible_collections.fragments.deploy.plugins.module_utils import (
+    app_deployer, app_host, app_lock, app_ports, app_proxy, app_settings)
 
 DIGEST = "sha256:" + "a" * 64
 BASE = {"name": "web", "image": "registry.example:5000/team/web", "digest": DIGEST}
@@ -90,17 +91,17 @@ def test_the_upstream_file_names_the_port_or_nothing(tmp_path):
     path = tmp_path / "web.upstream.conf"
     app = app_host.App("web", str(tmp_path), str(path))
     assert app.upstream() is None
-    path.write_text(app_deployer.render_upstream("web", "127.0.0.1", 18081))
+    path.write_text(app_proxy.render_upstream("web", "127.0.0.1", 18081))
     assert app.upstream() == 18081 and "max_fails=0" in path.read_text()
-    path.write_text(app_deployer.render_upstream("web", "127.0.0.1", None))
+    path.write_text(app_proxy.render_upstream("web", "127.0.0.1", None))
     assert app.upstream() is None  # a server marked down serves nothing
     # The container's own address as backup: the first server line is still the one that counts.
     container = {"NetworkSettings": {"Networks": {"bridge": {"IPAddress": "172.17.0.5"}}}}
-    backup = app_deployer.direct_address(container, 8080)
-    path.write_text(app_deployer.render_upstream("web", "127.0.0.1", 18080, backup))
+    backup = app_proxy.direct_address(container, 8080)
+    path.write_text(app_proxy.render_upstream("web", "127.0.0.1", 18080, backup))
     assert backup == "172.17.0.5:8080" and app.upstream() == 18080
     assert path.read_text().splitlines()[-1] == "server 172.17.0.5:8080 backup max_fails=0;"
-    assert app_deployer.direct_address({"NetworkSettings": {"Networks": {}}}, 8080) is None
+    assert app_proxy.direct_address({"NetworkSettings": {"Networks": {}}}, 8080) is None
 
 
 def test_drain_counts_only_established_connections_to_the_old_port():
@@ -111,7 +112,7 @@ def test_drain_counts_only_established_connections_to_the_old_port():
         "2: 0100007F:D433 0100007F:46A1 01 00000000:00000000 00:00000000 00000000 0 0 3",  # to 18081
         "3: 0100007F:46A0 0100007F:D431 01 00000000:00000000 00:00000000 00000000 0 0 4",  # from 18080 (the other end)
     ]
-    assert app_deployer.established_to(18080, [header + "\n".join(rows)]) == 1
+    assert app_ports.established_to(18080, [header + "\n".join(rows)]) == 1
 
 
 def test_only_the_masters_workers_that_still_accept_are_waited_for(tmp_path):
@@ -128,21 +129,21 @@ def test_only_the_masters_workers_that_still_accept_are_waited_for(tmp_path):
     process(14, 99, "nginx: worker process")  # another master's
     process(15, 10, "nginx: worker process", comm="odd) name")
     (tmp_path / "self").mkdir()
-    assert sorted(app_host.accepting_workers(10, proc=str(tmp_path))) == [11, 15]
+    assert sorted(app_proxy.accepting_workers(10, proc=str(tmp_path))) == [11, 15]
 
 
 def test_the_upstream_nginx_names_is_matched_to_a_container():
     """What a probe through the proxy says ($upstream_addr) decides which container serves."""
     container = {"Config": {"Labels": {"fragments.deploy.port": "18081"}},
                  "NetworkSettings": {"Networks": {"lab": {"IPAddress": "172.18.0.7"}}}}
-    assert app_deployer.names_container("127.0.0.1:18081", container)
-    assert app_deployer.names_container("[::1]:18081", container)
-    assert app_deployer.names_container("172.18.0.7:8080", container)  # the backup server
-    assert not app_deployer.names_container("127.0.0.1:18080", container)
-    assert not app_deployer.names_container("10.0.0.9:18081", container)  # not loopback, not its own
-    assert not app_deployer.names_container("fragments_deploy_web", container)  # every server down: 502
-    assert not app_deployer.names_container("127.0.0.1:18081", None)
-    assert not app_deployer.names_container(None, container)
+    assert app_proxy.names_container("127.0.0.1:18081", container)
+    assert app_proxy.names_container("[::1]:18081", container)
+    assert app_proxy.names_container("172.18.0.7:8080", container)  # the backup server
+    assert not app_proxy.names_container("127.0.0.1:18080", container)
+    assert not app_proxy.names_container("10.0.0.9:18081", container)  # not loopback, not its own
+    assert not app_proxy.names_container("fragments_deploy_web", container)  # every server down: 502
+    assert not app_proxy.names_container("127.0.0.1:18081", None)
+    assert not app_proxy.names_container(None, container)
 
 
 def test_a_held_port_is_skipped_and_its_holder_named():
@@ -155,15 +156,15 @@ def test_a_held_port_is_skipped_and_its_holder_named():
     held.listen(1)
     try:
         port = held.getsockname()[1]
-        assert not app_deployer.port_free("127.0.0.1", port)
+        assert not app_ports.port_free("127.0.0.1", port)
         with open("/proc/net/tcp") as handle:
-            inodes = app_deployer.listening_inodes(port, [handle.read()])
+            inodes = app_ports.listening_inodes(port, [handle.read()])
         assert len(inodes) == 1
-        assert app_deployer.socket_holders(inodes) == ["%s (pid %d)" % (open("/proc/self/comm").read().strip(),
-                                                                        os.getpid())]
+        assert app_ports.socket_holders(inodes) == ["%s (pid %d)" % (open("/proc/self/comm").read().strip(),
+                                                                     os.getpid())]
     finally:
         held.close()
-    assert app_deployer.port_free("127.0.0.1", port)
+    assert app_ports.port_free("127.0.0.1", port)
 
 
 def test_the_new_version_takes_a_free_port_or_the_refusal_names_who_holds_them():
@@ -182,7 +183,7 @@ def test_the_new_version_takes_a_free_port_or_the_refusal_names_who_holds_them()
         deployer.params = params(host_ports=[first, second, spare])
         assert deployer.choose_port(None, None) == spare
         assert deployer.choose_port(first, None) == spare
-        with pytest.raises(app_deployer.Refused) as refused:
+        with pytest.raises(app_host.Refused) as refused:
             deployer.choose_port(spare, None)  # the running version holds the only free one
         message = str(refused.value)
         assert "127.0.0.1:%d by " % first in message and "127.0.0.1:%d by " % second in message
@@ -211,7 +212,7 @@ def test_prepare_refuses_bad_options_before_taking_the_lock(run_module, tmp_path
 
 
 def test_prepare_leaves_a_lock_held_by_another_alone(run_module, tmp_path):
-    assert app_host.take_lock(str(tmp_path / "web" / "deploy.lock"), "carol")
+    assert app_lock.take_lock(str(tmp_path / "web" / "deploy.lock"), "carol")
     result = run_module("app_prepare", {**BASE, "lock_owner": "me", "state_dir": str(tmp_path)})
     assert result["acquired"] is False and result["holder"]["owner"] == "carol" and result["changed"] is False
 
@@ -234,7 +235,7 @@ def test_prepare_takes_the_lock_and_reports_stamps_it_cannot_vouch_for(run_modul
     (408, False), (425, False), (429, False), (500, False), (502, False), (503, False), (200, False), (301, False),
 ])
 def test_the_gate_gives_up_at_once_only_on_a_refusal_time_will_not_change(status, definite):
-    assert app_deployer.is_definite_refusal(status) is definite
+    assert app_proxy.is_definite_refusal(status) is definite
 
 
 @pytest.mark.parametrize(("body", "said"), [
@@ -245,4 +246,4 @@ def test_the_gate_gives_up_at_once_only_on_a_refusal_time_will_not_change(status
     (b"x" * 500, "x" * 197 + "..."),
 ])
 def test_a_refusal_says_what_the_app_said(body, said):
-    assert app_deployer.what_it_said(body) == said
+    assert app_proxy.what_it_said(body) == said
