@@ -1,11 +1,13 @@
 """The deploy role's decisions, made in Python: the stop rule, the tally and the revert set of
-a rollout, who holds a host's lock, each host's status row and the fleet's status report."""
+a rollout, who holds a host's lock, the release a rollback goes to, each host's status row and
+the fleet's status report."""
 
 from __future__ import annotations
 
 import pytest
 
 from ansible_collections.fragments.deploy.plugins.filter.lock_holders import lock_holders
+from ansible_collections.fragments.deploy.plugins.filter.rollback_target import rollback_target
 from ansible_collections.fragments.deploy.plugins.filter.rollout_tally import rollout_tally
 from ansible_collections.fragments.deploy.plugins.filter.status_report import status_report
 from ansible_collections.fragments.deploy.plugins.filter.status_row import status_row
@@ -109,3 +111,33 @@ def test_lock_holders_name_each_held_host_its_holder_and_staleness():
     assert held["message"] == ("Another deploy holds the lock on h2, h4: h2: bob@ci since 2026-12-02T18:00:00Z; "
                                "h4: ann@laptop since 2026-12-01T09:00:00Z (stale: older than 1800 s);")
     assert lock_holders({"h1": {"holder": None}}) == {"hosts": [], "message": ""}
+
+
+V1 = {"digest": "sha256:1", "tags": ["v1"], "released_at": "2026-12-01T10:00:00Z", "repository": "team/web"}
+V2 = {"digest": "sha256:2", "tags": ["v2"], "released_at": "2026-12-01T11:00:00Z", "repository": "team/web"}
+V3 = {"digest": "sha256:3", "tags": ["v3"], "released_at": "2026-12-01T12:00:00Z", "repository": "team/web"}
+V2_AGAIN = dict(V2, tags=["v2-again"], released_at="2026-12-01T13:00:00Z")
+
+
+@pytest.mark.parametrize("releases, running, start, target", [
+    ([V3, V2, V1], ["sha256:3", "sha256:3"], V3, V2),
+    # A fleet half on v3, half on v2 (an earlier rollout stopped): from the newest it runs.
+    ([V3, V2, V1], ["sha256:2", "sha256:3", ""], V3, V2),
+    # The newest release is not deployed yet: the fleet runs v2 and goes back to v1.
+    ([V3, V2, V1], ["sha256:2"], V2, V1),
+    # The same digest released again under another tag is not a step back.
+    ([V2_AGAIN, V3, V2, V1], ["sha256:2"], V2_AGAIN, V3),
+])
+def test_a_rollback_goes_to_the_release_recorded_before_the_newest_one_the_fleet_runs(releases, running, start,
+                                                                                        target):
+    plan = rollback_target(releases, running)
+    assert (plan["from"], plan["to"]) == (start, target)
+    assert plan["message"] == "Rolling back from %s (%s) to %s (%s), released %s." % (
+        start["digest"], start["tags"][0], target["digest"], target["tags"][0], target["released_at"])
+
+
+def test_a_rollback_with_nowhere_to_go_says_why():
+    assert rollback_target([V2, V1], ["sha256:9", ""]) == {
+        "from": None, "to": None, "message": "No host runs a recorded release of team/web; deploy one first."}
+    plan = rollback_target([V3, V2, V1], ["sha256:1"])
+    assert plan["to"] is None and plan["message"] == "No release is recorded before sha256:1 (v1)."
