@@ -19,6 +19,8 @@ description:
     stops once more hosts failed than O(max_fail_percentage) of all allows (0 stops at the first).
   - Once it stops, the hosts to put back are those it updated that ran another version before
     (O(previous_digests)); a host that ran nothing before keeps the new version.
+  - The message says, once stopped, where it failed and why (O(errors)), what was put back and what was not
+    tried; else where the release runs and on how many hosts it changed.
 options:
   _input:
     description: "{host: outcome} for every host of the play, in play order (C('') for not tried)."
@@ -37,6 +39,14 @@ options:
     description: "{host: the digest it ran before this rollout} (C('') for none)."
     type: dict
     default: {}
+  errors:
+    description: "{host: what went wrong there} (C('') where nothing did)."
+    type: dict
+    default: {}
+  release:
+    description: What is rolled out, C({digest, tags}), for the message.
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -50,22 +60,24 @@ RETURN = r"""
 _value:
   description: >-
     failed, lost, tried, updated, reverted, not_tried, to_revert (lists of hosts, in play order; to_revert
-    empty unless stopped) and stopped (bool).
+    empty unless stopped), stopped (bool) and message (the rollout's outcome in a sentence or three).
   type: dict
 """
 
 FAILED = ("failed", "revert failed")
 
 
-def rollout_tally(outcomes, lost=None, max_fail_percentage=0, previous_digests=None):
+def rollout_tally(outcomes, lost=None, max_fail_percentage=0, previous_digests=None, errors=None, release=None):
     lost = list(lost or [])
     previous_digests = previous_digests or {}
+    errors = errors or {}
+    release = release or {}
     hosts = list(outcomes) + [host for host in lost if host not in outcomes]
     failed = [host for host in hosts if outcomes.get(host) in FAILED or host in lost]
     tried = [host for host in hosts if outcomes.get(host)]
     updated = [host for host in hosts if outcomes.get(host) == "updated"]
     stopped = len(failed) * 100 > int(max_fail_percentage) * len(hosts)
-    return {
+    tally = {
         "failed": failed,
         "lost": lost,
         "tried": tried,
@@ -75,6 +87,22 @@ def rollout_tally(outcomes, lost=None, max_fail_percentage=0, previous_digests=N
         "stopped": stopped,
         "to_revert": [host for host in updated if previous_digests.get(host)] if stopped else [],
     }
+    tally["message"] = message(tally, hosts, errors, release)
+    return tally
+
+
+def message(tally, hosts, errors, release):
+    digest = release.get("digest", "")
+    if tally["stopped"]:
+        failures = ["%s (%s)" % (host, "out of reach" if host in tally["lost"] else errors.get(host) or "failed")
+                    for host in tally["failed"]]
+        return ("The rollout%s stopped. Failed: %s. Put back on their previous version: %s. Not tried: %s."
+                % (" of " + digest if digest else "", ", ".join(failures), ", ".join(tally["reverted"]) or "none",
+                   ", ".join(tally["not_tried"]) or "none"))
+    serving = [host for host in hosts if host not in tally["failed"]]
+    return "%s (%s) runs on %s; changed on %d of %d%s." % (
+        digest, ", ".join(release.get("tags") or []), ", ".join(serving), len(tally["updated"]), len(hosts),
+        ", failed on " + ", ".join(tally["failed"]) if tally["failed"] else "")
 
 
 class FilterModule(object):

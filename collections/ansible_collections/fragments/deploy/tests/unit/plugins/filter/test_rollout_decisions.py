@@ -30,8 +30,28 @@ def test_the_rollout_stops_once_more_failed_than_allowed(outcomes, lost, percent
 
 def test_the_tally_names_each_kind_of_host_in_play_order():
     tally = rollout_tally({"a": "updated", "b": "failed", "c": "reverted", "d": "", "e": "revert failed"}, ["f"], 0)
+    assert tally.pop("message")
     assert tally == {"failed": ["b", "e", "f"], "lost": ["f"], "tried": ["a", "b", "c", "e"], "updated": ["a"],
                      "reverted": ["c"], "not_tried": ["d"], "stopped": True, "to_revert": []}
+
+
+def test_a_stopped_rollout_says_where_it_failed_and_why_what_went_back_and_what_was_not_tried():
+    tally = rollout_tally({"a": "reverted", "b": "failed", "c": "", "d": "revert failed"}, ["e"], 0,
+                          errors={"b": "gate: exited with code 3", "d": "no free port"},
+                          release={"digest": DIGEST, "tags": ["v2"]})
+    assert tally["message"] == (
+        "The rollout of %s stopped. Failed: b (gate: exited with code 3), d (no free port), e (out of reach). "
+        "Put back on their previous version: a. Not tried: c." % DIGEST)
+    assert rollout_tally({"a": "failed"}, [], 0)["message"] == (
+        "The rollout stopped. Failed: a (failed). Put back on their previous version: none. Not tried: none.")
+
+
+def test_a_rollout_that_goes_on_says_where_the_release_runs():
+    release = {"digest": DIGEST, "tags": ["v2", "abc123"]}
+    assert rollout_tally({"a": "updated", "b": "unchanged"}, [], 0, release=release)["message"] == (
+        "%s (v2, abc123) runs on a, b; changed on 1 of 2." % DIGEST)
+    assert rollout_tally({"a": "updated", "b": "failed", "c": "updated"}, [], 50, release=release)["message"] == (
+        "%s (v2, abc123) runs on a, c; changed on 2 of 3, failed on b." % DIGEST)
 
 
 @pytest.mark.parametrize("outcomes, previous, to_revert", [
@@ -128,8 +148,7 @@ V2_AGAIN = dict(V2, tags=["v2-again"], released_at="2026-12-01T13:00:00Z")
     # The same digest released again under another tag is not a step back.
     ([V2_AGAIN, V3, V2, V1], ["sha256:2"], V2_AGAIN, V3),
 ])
-def test_a_rollback_goes_to_the_release_recorded_before_the_newest_one_the_fleet_runs(releases, running, start,
-                                                                                        target):
+def test_a_rollback_goes_back_before_the_newest_release_the_fleet_runs(releases, running, start, target):
     plan = rollback_target(releases, running)
     assert (plan["from"], plan["to"]) == (start, target)
     assert plan["message"] == "Rolling back from %s (%s) to %s (%s), released %s." % (
