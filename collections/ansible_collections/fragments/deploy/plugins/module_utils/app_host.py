@@ -8,6 +8,8 @@ proxy's upstream file).
 The docker CLI is used rather than the Docker SDK for Python: it is on every host that
 runs Docker (nothing more to install), and measured on a lab host a `docker inspect`
 costs 34 ms against 130 ms for importing the SDK, which makes a no-op deploy cheaper.
+Reads that a health gate repeats every 0.1 s (inspect) ask the engine's socket directly
+when the CLI would use it too: no process to start each time.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,7 +19,10 @@ __metaclass__ = type
 import json
 import os
 import re
+import socket
 import subprocess
+from http.client import HTTPConnection
+from urllib.parse import quote
 from datetime import datetime, timezone
 
 LABEL = "fragments.deploy."
@@ -53,13 +58,59 @@ def run_command(argv, data=None, timeout=600):
     return proc.stdout
 
 
+class EngineSocket(HTTPConnection):
+    """HTTP to the Docker engine over its UNIX socket."""
+
+    def __init__(self, path, timeout):
+        HTTPConnection.__init__(self, "localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+def engine_socket(environ=None):
+    """The engine's socket the CLI would talk to, or None when the CLI is pointed elsewhere
+    (DOCKER_HOST not a local socket, or a context): then only the CLI knows where."""
+    environ = os.environ if environ is None else environ
+    if environ.get("DOCKER_CONTEXT"):
+        return None
+    host = environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if not host.startswith("unix://"):
+        return None
+    path = host[len("unix://"):]
+    return path if os.path.exists(path) else None
+
+
 class Docker:
     """The docker CLI on this host. `config` is a private client configuration folder
-    (a login), used only for pulls."""
+    (a login), used only for pulls. `socket_path` (default: found as the CLI would) is
+    where the reads go without the CLI; None sends them through the CLI too."""
 
-    def __init__(self, binary="docker", timeout=600):
+    def __init__(self, binary="docker", timeout=600, socket_path="find"):
         self.binary = binary
         self.timeout = timeout
+        self.socket_path = engine_socket() if socket_path == "find" else socket_path
+
+    def get(self, path):
+        """GET an engine API path over the socket: the JSON document, or None on 404."""
+        connection = EngineSocket(self.socket_path, timeout=60)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            body = response.read()
+        except (OSError, ValueError) as exc:
+            raise CommandError("cannot ask the Docker engine at %s: %s" % (self.socket_path, exc))
+        finally:
+            connection.close()
+        if response.status == 404:
+            return None
+        if response.status != 200:
+            raise CommandError("the Docker engine answered %d to GET %s: %s"
+                               % (response.status, path, body.decode("utf-8", "replace").strip()[:300]))
+        return json.loads(body.decode("utf-8"))
 
     def run(self, *args, **kwargs):
         """Run `docker ARGS`; return its standard output, or raise CommandError."""
@@ -69,14 +120,19 @@ class Docker:
 
     def inspect(self, name):
         """The container's inspect document, or None when there is no such container."""
+        if self.socket_path:
+            return self.get("/containers/%s/json" % quote(name, safe=""))
         try:
             return json.loads(self.run("container", "inspect", name))[0]
         except CommandError as exc:
-            if "no such" in str(exc).lower():
+            # "No such container" (or "object"); a missing docker binary is "No such file".
+            if "no such container" in str(exc).lower() or "no such object" in str(exc).lower():
                 return None
             raise
 
     def image_present(self, reference):
+        if self.socket_path:
+            return self.get("/images/%s/json" % quote(reference, safe="/:@")) is not None
         try:
             self.run("image", "inspect", "--format", "{{.Id}}", reference)
         except CommandError:

@@ -1,0 +1,89 @@
+"""Where the app modules' reads reach the Docker engine without the CLI: which socket the
+CLI would use, and the answers of an HTTP server on a real UNIX socket in this process (the
+engine itself answers in the project's Molecule and end-to-end tests)."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socketserver
+import threading
+
+import pytest
+
+from ansible_collections.fragments.deploy.plugins.module_utils.app_host import CommandError, Docker, engine_socket
+
+
+@pytest.mark.parametrize("environ, expected", [
+    ({}, "default"),
+    ({"DOCKER_HOST": "unix://{sock}"}, "given"),
+    ({"DOCKER_HOST": "tcp://10.0.0.5:2376"}, None),
+    ({"DOCKER_HOST": "ssh://admin@host"}, None),
+    ({"DOCKER_CONTEXT": "remote"}, None),
+    ({"DOCKER_HOST": "unix:///nonexistent/docker.sock"}, None),
+])
+def test_the_socket_is_the_one_the_cli_would_use_or_none(tmp_path, monkeypatch, environ, expected):
+    sock = tmp_path / "docker.sock"
+    sock.touch()
+    environ = {key: value.format(sock=sock) for key, value in environ.items()}
+    if expected == "default":
+        monkeypatch.setattr("os.path.exists", lambda path: path == "/var/run/docker.sock")
+        assert engine_socket(environ) == "/var/run/docker.sock"
+    else:
+        assert engine_socket(environ) == (str(sock) if expected == "given" else None)
+
+
+class Engine(http.server.BaseHTTPRequestHandler):
+    """Answers as the engine does: a document, a 404, or an error."""
+
+    def do_GET(self):  # noqa: N802 (the handler's name is http.server's)
+        answers = {
+            "/containers/web/json": (200, {"Name": "/web", "State": {"Running": True}}),
+            "/images/registry.lab:5000/team/web@sha256:aa/json": (200, {"Id": "sha256:bb"}),
+            "/containers/broken/json": (500, {"message": "engine trouble"}),
+        }
+        status, document = answers.get(self.path, (404, {"message": "No such container"}))
+        body = json.dumps(document).encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def engine(tmp_path):
+    path = str(tmp_path / "engine.sock")
+    server = socketserver.UnixStreamServer(path, Engine)
+    # http.server reads the client address as a (host, port) pair.
+    server.get_request = lambda: (server.socket.accept()[0], ("local", 0))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield path
+    server.shutdown()
+    server.server_close()
+
+
+def test_reads_go_over_the_socket(engine):
+    docker = Docker(binary="/nonexistent/docker", socket_path=engine)
+    assert docker.inspect("web") == {"Name": "/web", "State": {"Running": True}}
+    assert docker.inspect("gone") is None
+    assert docker.image_present("registry.lab:5000/team/web@sha256:aa") is True
+    assert docker.image_present("registry.lab:5000/team/web@sha256:cc") is False
+
+
+def test_an_engine_error_is_a_command_error_with_its_message(engine):
+    with pytest.raises(CommandError, match="answered 500 to GET /containers/broken/json: .*engine trouble"):
+        Docker(socket_path=engine).inspect("broken")
+
+
+def test_an_engine_that_does_not_answer_is_named(tmp_path):
+    with pytest.raises(CommandError, match="cannot ask the Docker engine at .*absent.sock"):
+        Docker(socket_path=str(tmp_path / "absent.sock")).inspect("web")
+
+
+def test_without_a_socket_the_cli_answers(tmp_path):
+    with pytest.raises(CommandError, match="cannot run /nonexistent/docker"):
+        Docker(binary="/nonexistent/docker", socket_path=None).inspect("web")
