@@ -4,6 +4,8 @@ and nginx), the users, a rolling v1 -> v2 under load through the load balancer a
 host, a password rotated, rollback, a host's app stopped, 2 -> 3 -> 2 hosts with
 registrations in step, teardown, the lab taken down. A lab of its own. Through all of it, 52
 fragments posted once stay readable, the same, through every host (data in S3 and DynamoDB).
+The hosts made after the first two start with Docker and nginx installed, as from a baked
+image (the lab's lab:image tag): installing them is the first two's part.
 
 Tested once elsewhere, in the cheaper place: a version refused by one host's gate, the
 rollout stopped and the first host put back, the status's DRIFT, and a held lock refused
@@ -31,6 +33,8 @@ from loops import FleetLoop, RequestLoop, WriteLoop
 
 pytestmark = pytest.mark.e2e
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+# The tag on later hosts that has the lab boot them with Docker and nginx installed.
+BAKED = {"lab:image": "docker"}
 
 
 @pytest.fixture(scope="module")
@@ -253,16 +257,17 @@ def test_a_host_whose_app_stops_leaves_the_rest_answering(fleet):
 def test_scaling_keeps_the_registrations_in_step(fleet):
     """2 -> 3 -> 2 hosts: a new host joins the target group only once it serves (the deploy
     puts it in); a host that goes leaves it, drained, before it is terminated."""
-    grown = fleet.provision(3)
+    grown = fleet.provision(3, ec2_hosts_tags=BAKED)
     assert grown.returncode == 0, grown.output
     hosts = fleet.hosts()
     assert len(hosts) == 3
     assert set(fleet.load_balancer()["targets"]) == {host["instance_id"] for host in hosts[:2]}  # not the new one yet
+    assert fleet.on_host("command -v dockerd nginx", hosts[2])[0] == 0  # baked: nothing to install
     deploy = fleet.play("deploy.yml")
     assert deploy.returncode == 0, deploy.output
     assert fleet.load_balancer()["targets"] == {host["instance_id"]: "healthy" for host in hosts}
     assert_nothing_lost(fleet, "with a third host")
-    shrunk = fleet.provision(2)
+    shrunk = fleet.provision(2, ec2_hosts_tags=BAKED)
     assert shrunk.returncode == 0, shrunk.output
     left = fleet.hosts()
     # One of the two oldest went (they started together); the newest stays.
@@ -291,7 +296,7 @@ def test_teardown_leaves_nothing_of_ours(fleet):
 
 def test_new_hosts_after_a_teardown_serve_the_same_fragments(fleet):
     """Every host replaced (teardown, then provision and deploy of the recorded release)."""
-    run = play(fleet, "provision.yml")
+    run = play(fleet, "provision.yml", ec2_hosts_tags=BAKED)
     assert run.returncode == 0, run.output
     run = play(fleet, "deploy.yml")
     assert run.returncode == 0, run.output

@@ -9,6 +9,7 @@ import urllib.request
 import base64
 
 import boto3
+import botocore.exceptions
 import docker
 import pytest
 
@@ -73,6 +74,18 @@ def test_registry_speaks_tls_and_wants_the_password(lab):
     assert _get(url, cafile=cafile, auth=("fragments", "wrong" + password))[0] == 401
     assert _get(url, cafile=cafile, auth=("fragments", password))[0] == 200
     assert (lab.state_dir / "registry-password").stat().st_mode & 0o077 == 0
+
+
+def test_an_unknown_lab_image_tag_is_refused_before_an_instance_exists(lab):
+    """An instance's lab:image tag picks its lab host's image among the lab's (test_fleet's
+    later hosts start from `docker`); a name the lab does not have is an AWS error."""
+    ec2 = lab.aws("ec2")
+    [image, *_] = ec2.describe_images(Owners=["amazon"])["Images"]
+    tagged = [{"ResourceType": "instance", "Tags": [{"Key": "lab:image", "Value": "windows"}]}]
+    refused = "lab:image 'windows' is not one of the lab's images: bare, docker"
+    with pytest.raises(botocore.exceptions.ClientError, match=refused):
+        ec2.run_instances(ImageId=image["ImageId"], MinCount=1, MaxCount=1, TagSpecifications=tagged)
+    assert ec2.describe_instances(Filters=[{"Name": "tag:lab:image", "Values": ["windows"]}])["Reservations"] == []
 
 
 def test_moto_is_the_aws_endpoint(lab):

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The lab's cloud: moto's server as the AWS endpoint, where an EC2 instance is also a
 machine, as on AWS. Creating an instance boots a lab host for it (a systemd + sshd
-container, Docker not installed); stopping, starting and terminating the instance stop,
+container, Docker not installed, unless its lab:image tag names the lab's image that has it,
+as a baked AMI would); stopping, starting and terminating the instance stop,
 start and remove it. Each running lab host publishes SSH and the app on free ports of the
 lab's loopback address, which it writes into the instance's lab:ssh-port and lab:app-port
 tags before the API call returns, so the lab's aws_ec2 inventory finds the host at once.
@@ -30,6 +31,7 @@ import urllib.request
 import docker
 from docker.types import Mount
 from moto import server
+from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.instances import InstanceBackend
 from werkzeug.serving import make_server
 
@@ -53,14 +55,26 @@ class LabHosts:
     def labels(self, instance_id: str) -> dict[str, str]:
         return {self.config["label"]: self.config["lab_name"], self.config["instance_label"]: instance_id}
 
-    def boot(self, instance_id: str) -> dict[str, str]:
-        """Start the instance's lab host, creating it the first time; return its port tags."""
+    def image(self, tags: dict[str, str]) -> str:
+        """The lab host image for an instance: the lab's, or the one its lab:image tag names
+        (e.g. `docker`: Docker and nginx installed, as a baked AMI)."""
+        name = tags.get("lab:image")
+        if name is None:
+            return self.config["image"]
+        if name not in self.config["images"]:
+            raise EC2ClientError("InvalidParameterValue", f"lab:image {name!r} is not one of the lab's images: "
+                                 f"{', '.join(sorted(self.config['images']))}")
+        return self.config["images"][name]
+
+    def boot(self, instance_id: str, tags: dict[str, str] | None = None) -> dict[str, str]:
+        """Start the instance's lab host, creating it the first time (from the image its
+        tags choose); return its port tags."""
         with self.lock:
             try:
                 container = self.client.containers.get(self.name(instance_id))
                 container.start()
             except docker.errors.NotFound:
-                container = self.create(instance_id)
+                container = self.create(instance_id, self.image(tags or {}))
             return self.port_tags(container)
 
     def port_tags(self, container) -> dict[str, str]:
@@ -69,12 +83,12 @@ class LabHosts:
         return {"lab:ssh-port": ports["22/tcp"][0]["HostPort"],
                 "lab:app-port": ports[f"{self.config['app_port']}/tcp"][0]["HostPort"]}
 
-    def create(self, instance_id: str):
+    def create(self, instance_id: str, image: str):
         bind = self.config["bind_address"]
         volume = f"{self.name(instance_id)}-docker"
         self.client.volumes.create(volume, labels=self.labels(instance_id))
         return self.client.containers.run(
-            self.config["image"], detach=True, name=self.name(instance_id), hostname=instance_id,
+            image, detach=True, name=self.name(instance_id), hostname=instance_id,
             labels=self.labels(instance_id), network=self.config["network"],
             # Free ports, chosen by Docker; the instance's tags say which.
             ports={"22/tcp": (bind, None), f"{self.config['app_port']}/tcp": (bind, None)},
@@ -127,9 +141,11 @@ def install(hosts: LabHosts) -> None:
     terminate_instances = InstanceBackend.terminate_instances
 
     def run(self, *args, **kwargs):
+        tags = kwargs.get("tags", {}).get("instance", {})
+        hosts.image(tags)  # an unknown lab:image is refused before any instance exists
         reservation = run_instances(self, *args, **kwargs)
         for instance in reservation.instances:
-            self.create_tags([instance.id], hosts.boot(instance.id))
+            self.create_tags([instance.id], hosts.boot(instance.id, tags))
         return reservation
 
     def start(self, instance_ids):
