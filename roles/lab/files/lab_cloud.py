@@ -66,15 +66,15 @@ class LabHosts:
                                  f"{', '.join(sorted(self.config['images']))}")
         return self.config["images"][name]
 
-    def boot(self, instance_id: str, tags: dict[str, str] | None = None) -> dict[str, str]:
-        """Start the instance's lab host, creating it the first time (from the image its
-        tags choose); return its port tags."""
+    def boot(self, instance_id: str, image: str | None = None) -> dict[str, str]:
+        """Start the instance's lab host, creating it the first time (from `image`, else the
+        lab's); return its port tags."""
         with self.lock:
             try:
                 container = self.client.containers.get(self.name(instance_id))
                 container.start()
             except docker.errors.NotFound:
-                container = self.create(instance_id, self.image(tags or {}))
+                container = self.create(instance_id, image or self.config["image"])
             return self.port_tags(container)
 
     def port_tags(self, container) -> dict[str, str]:
@@ -141,11 +141,11 @@ def install(hosts: LabHosts) -> None:
     terminate_instances = InstanceBackend.terminate_instances
 
     def run(self, *args, **kwargs):
-        tags = kwargs.get("tags", {}).get("instance", {})
-        hosts.image(tags)  # an unknown lab:image is refused before any instance exists
+        # Chosen first, so that an unknown lab:image is refused before any instance exists.
+        image = hosts.image(kwargs.get("tags", {}).get("instance", {}))
         reservation = run_instances(self, *args, **kwargs)
         for instance in reservation.instances:
-            self.create_tags([instance.id], hosts.boot(instance.id, tags))
+            self.create_tags([instance.id], hosts.boot(instance.id, image))
         return reservation
 
     def start(self, instance_ids):
