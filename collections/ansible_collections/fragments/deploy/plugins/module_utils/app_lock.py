@@ -47,3 +47,15 @@ def take_lock(path, owner):
         json.dump({"owner": owner, "epoch": now,
                    "since": datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}, out)
     return True
+
+
+def give_back_lock(path, owner):
+    """Remove the lock file if `owner` holds it: True when it did."""
+    holder = read_lock(path, stale_after=0)
+    if not holder or holder.get("owner") != owner:
+        return False
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+    return True

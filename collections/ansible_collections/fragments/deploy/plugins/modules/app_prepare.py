@@ -20,7 +20,9 @@ description:
     services run, it checks whether the digest already serves with these settings and, if
     not, pulls it (as M(fragments.deploy.app_deploy) with C(state=pulled)), touching
     nothing that runs.
-  - So a rollout with nothing to do costs this call and the one that gives the lock back.
+  - Where the digest already serves with these settings, a rollout has nothing left to do on
+    this host, so the call gives the lock back before it returns (C(released)), and a rollout
+    with nothing to do costs this one call per host.
   - Takes every option of M(fragments.deploy.app_deploy) (but C(state)).
 options:
   lock_owner:
@@ -94,6 +96,10 @@ lock_path:
   description: The lock file, to give the lock back with M(fragments.deploy.deploy_lock).
   returned: always
   type: str
+released:
+  description: The lock was given back in this call, since the digest serves here already (C(up_to_date)).
+  returned: always
+  type: bool
 converged:
   description: Every stamp is current and its services run.
   returned: when acquired
@@ -125,7 +131,7 @@ previous_digest:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fragments.deploy.plugins.module_utils.app_deployer import Deployer
 from ansible_collections.fragments.deploy.plugins.module_utils.app_host import App, CommandError, Docker, Refused
-from ansible_collections.fragments.deploy.plugins.module_utils.app_lock import read_lock, take_lock
+from ansible_collections.fragments.deploy.plugins.module_utils.app_lock import give_back_lock, read_lock, take_lock
 from ansible_collections.fragments.deploy.plugins.module_utils.app_stamps import STAMP_DIR, inactive_services, read_stamp
 from ansible_collections.fragments.deploy.plugins.module_utils.app_settings import ARGUMENT_SPEC, problems
 
@@ -152,7 +158,7 @@ def main():
     if found:
         module.fail_json(msg="; ".join(found) + ". Nothing was changed.", acquired=False, holder=None)
     app = App(params["name"], params["state_dir"], params["proxy_upstream_file"])
-    result = dict(changed=False, lock_path=app.lock_path)
+    result = dict(changed=False, lock_path=app.lock_path, released=False)
 
     holder = read_lock(app.lock_path, params["lock_stale_after"])
     if holder and holder.get("owner") != params["lock_owner"]:
@@ -184,6 +190,8 @@ def main():
         module.fail_json(**result)
     result.update(changed=answer["pulled"], up_to_date=answer["up_to_date"], pulled=answer["pulled"],
                   previous_digest=answer["previous_digest"])
+    if answer["up_to_date"] and not module.check_mode:
+        result["released"] = give_back_lock(app.lock_path, params["lock_owner"])
     module.exit_json(**result)
 
 
