@@ -237,9 +237,9 @@ class Deployer:
         container when it is exactly this version. Returns whether it was reused."""
         started = time.monotonic()
         if previous and self.matches(previous) and container_port(previous) == port:
-            self.docker.run("rename", self.app.previous, self.app.candidate)
-            self.docker.run("update", "--restart", "no", self.app.candidate)
-            self.docker.run("start", self.app.candidate)
+            self.docker.rename(self.app.previous, self.app.candidate)
+            self.docker.set_restart_policy(self.app.candidate, "no")
+            self.docker.start(self.app.candidate)
             self.timed("start", started)
             return True
         files_id, mounts = self.write_secrets()
@@ -369,7 +369,7 @@ class Deployer:
         try:
             container = self.docker.inspect(name)
             if container:
-                self.docker.run("rm", "--force", name)
+                self.docker.remove(name)
                 self.drop_files(labels(container).get(LABEL + "files", ""))
                 self.changed = True
         except CommandError:
@@ -382,8 +382,8 @@ class Deployer:
     def put_back(self, reused_previous):
         """Take the refused candidate away; a reused previous container goes back to being it."""
         if reused_previous:
-            self.docker.run("stop", "--time", str(self.params["stop_timeout"]), self.app.candidate)
-            self.docker.run("rename", self.app.candidate, self.app.previous)
+            self.docker.stop(self.app.candidate, self.params["stop_timeout"])
+            self.docker.rename(self.app.candidate, self.app.previous)
         else:
             self.remove(self.app.candidate)
 
@@ -403,16 +403,16 @@ class Deployer:
         first, and recover() finishes from wherever this stopped (the old one still named the
         app, stopped, or already renamed)."""
         if not self.restart_policy_set(self.docker.inspect(self.app.candidate)):
-            self.docker.run("update", "--restart", RESTART_POLICY, self.app.candidate)
+            self.docker.set_restart_policy(self.app.candidate, RESTART_POLICY)
         current = self.docker.inspect(self.app.name)
         if current:
             self.remove(self.app.previous)
             if current["State"].get("Running"):
-                self.docker.run("stop", "--time", str(self.params["stop_timeout"]), self.app.name)
+                self.docker.stop(self.app.name, self.params["stop_timeout"])
                 self.fault("old-stopped")
-            self.docker.run("rename", self.app.name, self.app.previous)
+            self.docker.rename(self.app.name, self.app.previous)
             self.fault("old-renamed")
-        self.docker.run("rename", self.app.candidate, self.app.name)
+        self.docker.rename(self.app.candidate, self.app.name)
 
     def prune_images(self):
         keep = set()
@@ -500,7 +500,7 @@ class Deployer:
                     self.proxy.point_at(container_port(current), current)
                     self.changed = True
                 if not restart_policy_set:
-                    self.docker.run("update", "--restart", RESTART_POLICY, self.app.name)
+                    self.docker.set_restart_policy(self.app.name, RESTART_POLICY)
                     self.changed = True
             return self.answer("unchanged", current, previous_digest, up_to_date, diff=diff)
         if self.module.check_mode:
@@ -533,7 +533,7 @@ class Deployer:
 
         # From here on the candidate comes back after a reboot, as the version serving would:
         # whichever one nginx's configuration names then answers.
-        self.docker.run("update", "--restart", RESTART_POLICY, self.app.candidate)
+        self.docker.set_restart_policy(self.app.candidate, RESTART_POLICY)
         self.fault("gate-passed")
         started = time.monotonic()
         try:
@@ -552,7 +552,9 @@ class Deployer:
         self.fault("checked")
         if running:
             self.drain(old_port)
+        started = time.monotonic()
         self.promote()
+        self.timed("promote", started)
         self.fault("promoted")
         self.record("deployed", previous_digest)
         self.prune_files()

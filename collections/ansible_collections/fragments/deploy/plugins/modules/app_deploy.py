@@ -125,7 +125,7 @@ pulled:
   returned: success
   type: bool
 timings:
-  description: Seconds spent in each step (pull, start, gate, switch, check, drain, total).
+  description: Seconds spent in each step (pull, start, gate, switch, check, drain, promote, total).
   returned: success
   type: dict
 """

@@ -49,6 +49,25 @@ class Engine(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_POST(self):  # noqa: N802
+        self.change()
+
+    def do_DELETE(self):  # noqa: N802
+        self.change()
+
+    def change(self):
+        """Note the request; answer 204, 304 for a container already started, 404 for an unknown one."""
+        length = int(self.headers.get("Content-Length") or 0)
+        document = json.loads(self.rfile.read(length)) if length else None
+        self.server.changes.append((self.command, self.path, document))
+        name = self.path.split("/")[2].split("?")[0]
+        status = {"web": 204, "running": 304}.get(name, 404)
+        body = b"" if status != 404 else json.dumps({"message": "No such container: %s" % name}).encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def log_message(self, *args):
         pass
 
@@ -59,14 +78,16 @@ def engine(tmp_path):
     server = socketserver.UnixStreamServer(path, Engine)
     # http.server reads the client address as a (host, port) pair.
     server.get_request = lambda: (server.socket.accept()[0], ("local", 0))
+    server.changes = []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield path
+    yield path, server.changes
     server.shutdown()
     server.server_close()
 
 
 def test_reads_go_over_the_socket(engine):
+    engine, dummy = engine
     docker = Docker(binary="/nonexistent/docker", socket_path=engine)
     assert docker.inspect("web") == {"Name": "/web", "State": {"Running": True}}
     assert docker.inspect("gone") is None
@@ -75,6 +96,7 @@ def test_reads_go_over_the_socket(engine):
 
 
 def test_an_engine_error_is_a_command_error_with_its_message(engine):
+    engine, dummy = engine
     with pytest.raises(CommandError, match="answered 500 to GET /containers/broken/json: .*engine trouble"):
         Docker(socket_path=engine).inspect("broken")
 
@@ -87,3 +109,31 @@ def test_an_engine_that_does_not_answer_is_named(tmp_path):
 def test_without_a_socket_the_cli_answers(tmp_path):
     with pytest.raises(CommandError, match="cannot run /nonexistent/docker"):
         Docker(binary="/nonexistent/docker", socket_path=None).inspect("web")
+
+
+def test_a_switch_s_changes_go_over_the_socket(engine):
+    path, changes = engine
+    docker = Docker(binary="/nonexistent/docker", socket_path=path)
+    docker.rename("web", "web-previous")
+    docker.set_restart_policy("web", "unless-stopped")
+    docker.stop("web", 10)
+    docker.start("running")  # 304: started already, which is what was asked
+    docker.remove("web")
+    assert changes == [
+        ("POST", "/containers/web/rename?name=web-previous", None),
+        ("POST", "/containers/web/update", {"RestartPolicy": {"Name": "unless-stopped"}}),
+        ("POST", "/containers/web/stop?t=10", None),
+        ("POST", "/containers/running/start", None),
+        ("DELETE", "/containers/web?force=1", None),
+    ]
+
+
+def test_a_refused_change_is_a_command_error_with_the_engine_s_message(engine):
+    path, dummy = engine
+    with pytest.raises(CommandError, match="answered 404 to POST /containers/gone/stop: .*No such container: gone"):
+        Docker(socket_path=path).stop("gone", 5)
+
+
+def test_without_a_socket_the_cli_makes_the_changes(tmp_path):
+    with pytest.raises(CommandError, match="cannot run /nonexistent/docker"):
+        Docker(binary="/nonexistent/docker", socket_path=None).rename("web", "web-previous")
