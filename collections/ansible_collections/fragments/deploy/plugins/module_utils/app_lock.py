@@ -49,13 +49,18 @@ def take_lock(path, owner):
     return True
 
 
+def remove_lock(path):
+    """Remove the lock file, whoever holds it; no file is fine."""
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
 def give_back_lock(path, owner):
     """Remove the lock file if `owner` holds it: True when it did."""
     holder = read_lock(path, stale_after=0)
     if not holder or holder.get("owner") != owner:
         return False
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass
+    remove_lock(path)
     return True

@@ -92,10 +92,8 @@ holder:
       type: bool
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.fragments.deploy.plugins.module_utils.app_lock import read_lock, take_lock
+from ansible_collections.fragments.deploy.plugins.module_utils.app_lock import read_lock, remove_lock, take_lock
 
 
 def main():
@@ -120,10 +118,7 @@ def main():
         if holder is None or not (ours or module.params["force"]):
             module.exit_json(changed=False, acquired=False, holder=holder)
         if not module.check_mode:
-            try:
-                os.remove(path)
-            except FileNotFoundError:
-                pass
+            remove_lock(path)
         module.exit_json(changed=True, acquired=False, holder=holder)
 
     if ours:
