@@ -40,20 +40,9 @@ _value:
   elements: list
 """
 
-import re
-
 from ansible.errors import AnsibleFilterError
 
-
-def batch_size(size, count):
-    """Hosts per batch for `count` hosts; raises ValueError for a size that is none."""
-    text = str(size).strip()
-    match = re.match(r"^([1-9][0-9]*)(%?)$", text)
-    if not match or (match.group(2) and int(match.group(1)) > 100):
-        raise ValueError("a batch size is a number of hosts above 0 or a percentage from 1%% to 100%%, not %r" % (size,))
-    if match.group(2):
-        return max(1, count * int(match.group(1)) // 100)
-    return int(match.group(1))
+from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import batch_size
 
 
 def batches(hosts, size):

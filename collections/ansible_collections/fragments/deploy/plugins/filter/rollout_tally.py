@@ -17,8 +17,10 @@ description:
     C(revert failed), or empty when not tried yet) and the hosts the play lost (out of reach).
   - A host failed when its outcome is C(failed) or C(revert failed), or it was lost. The rollout
     stops once more hosts failed than O(max_fail_percentage) of all allows (0 stops at the first).
-  - Once it stops, the hosts to put back are those it updated that ran another version before
-    (O(previous_digests)); a host that ran nothing before keeps the new version.
+  - The hosts to put back (unless O(revert_on_failure) is false) are those that ran another version before
+    this rollout changed them (O(previous_digests)) and either failed after their switch (the load balancer
+    did not call the new version healthy) or, once the rollout stops, were updated. A host that ran nothing
+    before keeps the new version.
   - The message says, once stopped, where it failed and why (O(errors)), what was put back and what was not
     tried; else where the release runs and on how many hosts it changed.
 options:
@@ -36,9 +38,15 @@ options:
     type: int
     default: 0
   previous_digests:
-    description: "{host: the digest it ran before this rollout} (C('') for none)."
+    description: >-
+      {host: the digest it ran before this rollout switched it} (C('') where it ran nothing, was not switched
+      or was put back already).
     type: dict
     default: {}
+  revert_on_failure:
+    description: Whether hosts are put back at all (the deploy role's C(deploy_revert_on_failure)).
+    type: bool
+    default: true
   errors:
     description: "{host: what went wrong there} (C('') where nothing did)."
     type: dict
@@ -59,15 +67,16 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description: >-
-    failed, lost, tried, updated, reverted, not_tried, to_revert (lists of hosts, in play order; to_revert
-    empty unless stopped), stopped (bool) and message (the rollout's outcome in a sentence or three).
+    failed, lost, tried, updated, reverted, not_tried, to_revert (lists of hosts, in play order), stopped
+    (bool) and message (the rollout's outcome in a sentence or three).
   type: dict
 """
 
 FAILED = ("failed", "revert failed")
 
 
-def rollout_tally(outcomes, lost=None, max_fail_percentage=0, previous_digests=None, errors=None, release=None):
+def rollout_tally(outcomes, lost=None, max_fail_percentage=0, previous_digests=None, errors=None, release=None,
+                  revert_on_failure=True):
     lost = list(lost or [])
     previous_digests = previous_digests or {}
     errors = errors or {}
@@ -85,7 +94,8 @@ def rollout_tally(outcomes, lost=None, max_fail_percentage=0, previous_digests=N
         "reverted": [host for host in hosts if outcomes.get(host) == "reverted"],
         "not_tried": [host for host in hosts if host not in tried and host not in lost],
         "stopped": stopped,
-        "to_revert": [host for host in updated if previous_digests.get(host)] if stopped else [],
+        "to_revert": [host for host in hosts if revert_on_failure and previous_digests.get(host) and (
+            outcomes.get(host) == "failed" or stopped and outcomes.get(host) == "updated")],
     }
     tally["message"] = message(tally, hosts, errors, release)
     return tally

@@ -37,8 +37,11 @@ options:
     type: str
     default: ""
   target:
-    description: Its load balancer target's health, or empty without a load balancer.
-    type: str
+    description: >-
+      The load balancer's target group as C(community.aws.elb_target_group_info) returns it with
+      C(collect_targets_health) (the host's health there is looked up by O(instance); C(not registered)
+      when absent), or that health as a string, or empty without a load balancer.
+    type: raw
     default: ""
 """
 
@@ -76,8 +79,17 @@ def state_of(info, desired_digest):
     return state + (" (locked by %s)" % lock.get("owner", "?") if lock else "")
 
 
+def target_health(target, instance):
+    if not isinstance(target, dict):
+        return target or ""
+    states = [described.get("target_health", {}).get("state") for described in target.get("targets_health_description") or []
+              if described.get("target", {}).get("id") == instance]
+    return states[0] if states and states[0] else "not registered"
+
+
 def status_row(info, desired, host, instance="", target=""):
     app, previous = info.get("app") or {}, info.get("previous") or {}
+    target = target_health(target, instance)
     wanted = (desired or {}).get("digest") or ""
     return {
         "host": host, "instance": instance or "", "digest": (app.get("digest") or "")[:19], "tags": app.get("tags") or [],

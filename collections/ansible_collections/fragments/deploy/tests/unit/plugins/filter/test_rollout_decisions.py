@@ -1,13 +1,13 @@
 """The deploy role's decisions, made in Python: the stop rule, the tally and the revert set of
-a rollout, who holds a host's lock, the release a rollback goes to, each host's status row and
+a rollout, the refusal of a rollout some hosts could not join, the release a rollback goes to, each host's status row and
 the fleet's status report."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.fragments.deploy.plugins.filter.lock_holders import lock_holders
 from ansible_collections.fragments.deploy.plugins.filter.rollback_target import rollback_target
+from ansible_collections.fragments.deploy.plugins.filter.rollout_refusal import rollout_refusal
 from ansible_collections.fragments.deploy.plugins.filter.rollout_tally import rollout_tally
 from ansible_collections.fragments.deploy.plugins.filter.status_report import status_report
 from ansible_collections.fragments.deploy.plugins.filter.status_row import status_row
@@ -61,9 +61,23 @@ def test_a_rollout_that_goes_on_says_where_the_release_runs():
     ({"a": "updated", "b": "updated"}, {"a": "sha256:old", "b": "sha256:old"}, []),
     # Already put back, or unchanged: not again.
     ({"a": "reverted", "b": "unchanged", "c": "failed"}, {"a": "sha256:old", "b": "sha256:old"}, []),
+    # Switched, then failed (the load balancer did not call it healthy): back at once, stopped or not.
+    ({"a": "failed", "b": "", "c": "", "d": ""}, {"a": "sha256:old"}, ["a"]),
+    ({"a": "updated", "b": "failed", "c": "updated"}, {"a": "sha256:old", "b": "sha256:old"}, ["a", "b"]),
 ])
 def test_the_revert_set(outcomes, previous, to_revert):
     assert rollout_tally(outcomes, [], 0, previous)["to_revert"] == to_revert
+
+
+def test_a_host_that_failed_after_its_switch_goes_back_though_the_rollout_goes_on():
+    tally = rollout_tally({"a": "failed", "b": "updated", "c": "", "d": ""}, [], 25, {"a": "sha256:old", "b": "sha256:old"})
+    assert not tally["stopped"] and tally["to_revert"] == ["a"]
+
+
+def test_nothing_goes_back_when_reverts_are_off():
+    tally = rollout_tally({"a": "updated", "b": "failed"}, [], 0, {"a": "sha256:old", "b": "sha256:old"},
+                          revert_on_failure=False)
+    assert tally["stopped"] and tally["to_revert"] == []
 
 
 def info(digest=DIGEST, health="healthy", serving=True, proxy=True, lock=None):
@@ -88,6 +102,19 @@ def test_each_state_a_status_row_can_say(found, desired, state, ok):
     assert row["host"] == "web-1" and row["instance"] == "i-0abc" and row["target"] == "healthy"
     assert row["digest"] == found["app"]["digest"][:19] and row["full_digest"] == found["app"]["digest"]
     assert row["previous_digest"] == OTHER and row["tags"] == ["v2"]
+
+
+GROUP = {"target_group_name": "web", "targets_health_description": [
+    {"target": {"id": "i-1", "port": 443}, "target_health": {"state": "healthy"}},
+    {"target": {"id": "i-2", "port": 443}, "target_health": {"state": "unhealthy", "reason": "Target.FailedHealthChecks"}}]}
+
+
+@pytest.mark.parametrize(("instance", "target", "shown"), [
+    ("i-2", GROUP, "unhealthy"), ("i-1", GROUP, "healthy"), ("i-9", GROUP, "not registered"),
+    ("", GROUP, "not registered"), ("i-1", {}, "not registered"), ("i-1", "", ""), ("i-1", "draining", "draining"),
+])
+def test_a_status_row_names_the_hosts_own_health_in_the_target_group(instance, target, shown):
+    assert status_row(info(), {"digest": DIGEST}, "web-1", instance, target)["target"] == shown
 
 
 def test_a_host_with_nothing_deployed_has_a_row_too():
@@ -121,16 +148,32 @@ def test_the_status_report_with_a_load_balancer_shows_its_targets_and_where_it_a
     assert untagged["url"] == "http://web-1.example" and untagged["lines"][-1] == "load balancer: web-1.example"
 
 
-def test_lock_holders_name_each_held_host_its_holder_and_staleness():
-    results = {"h1": {"acquired": True, "holder": None},
-               "h2": {"acquired": False, "holder": {"owner": "bob@ci", "since": "2026-12-02T18:00:00Z", "stale": False}},
-               "h3": {},  # failed before it answered
-               "h4": {"acquired": False, "holder": {"owner": "ann@laptop", "since": "2026-12-01T09:00:00Z", "stale": True}}}
-    held = lock_holders(results, 1800)
-    assert held["hosts"] == ["h2", "h4"]
-    assert held["message"] == ("Another deploy holds the lock on h2, h4: h2: bob@ci since 2026-12-02T18:00:00Z; "
-                               "h4: ann@laptop since 2026-12-01T09:00:00Z (stale: older than 1800 s);")
-    assert lock_holders({"h1": {"holder": None}}) == {"hosts": [], "message": ""}
+HELD = {"h1": {"acquired": True, "holder": None},
+        "h2": {"acquired": False, "holder": {"owner": "bob@ci", "since": "2026-12-02T18:00:00Z", "stale": False}},
+        "h3": {},  # failed before it answered
+        "h4": {"acquired": False, "holder": {"owner": "ann@laptop", "since": "2026-12-01T09:00:00Z", "stale": True}}}
+
+
+def test_a_rollout_another_deploy_holds_is_refused_naming_each_holder_staleness_and_the_way_out():
+    refusal = rollout_refusal(HELD, [], 1800, "playbooks/unlock.yml")
+    assert refusal["held"] == ["h2", "h4"] and refusal["lost"] == []
+    assert refusal["message"] == (
+        "Another deploy holds the lock on h2, h4: h2: bob@ci since 2026-12-02T18:00:00Z; "
+        "h4: ann@laptop since 2026-12-01T09:00:00Z (stale: older than 1800 s); nothing was changed. "
+        "If no deploy is running, release it with: playbooks/unlock.yml.")
+
+
+def test_a_rollout_with_a_host_out_of_reach_is_refused_naming_how_to_leave_it_out():
+    refusal = rollout_refusal({"h1": {"holder": None}}, ["h2", "h3"])
+    assert refusal["message"] == ("Could not reach h2, h3 (see UNREACHABLE above); nothing was changed. Bring the "
+                                  "host back, or leave it out of this deploy with --limit '!h2'.")
+    both = rollout_refusal(HELD, ["h4"])
+    assert both["held"] == ["h2"] and both["message"].startswith("Could not reach h4")
+    assert "Another deploy holds the lock on h2: h2: bob@ci" in both["message"]
+
+
+def test_a_rollout_every_host_joined_may_start():
+    assert rollout_refusal({"h1": {"acquired": True, "holder": None}, "h2": {}}) == {"held": [], "lost": [], "message": ""}
 
 
 V1 = {"digest": "sha256:1", "tags": ["v1"], "released_at": "2026-12-01T10:00:00Z", "repository": "team/web"}

@@ -1,0 +1,49 @@
+# -*- coding: utf-8 -*-
+# Copyright: fragments-deploy contributors
+# MIT License (see https://opensource.org/licenses/MIT)
+"""Action rollout_plan: the deploy role's plan, on the control node (documented in modules/rollout_plan.py)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import choose_target, lock_owner, settings_problem
+
+ARGUMENTS = {
+    "batch_size": {"type": "raw", "required": True},
+    "max_fail_percentage": {"type": "raw", "required": True},
+    "lock_stale_after": {"type": "raw", "required": True},
+    "hosts": {"type": "list", "elements": "str", "required": True},
+    "group": {"type": "str", "required": True},
+    "digest": {"type": "str", "default": ""},
+    "digest_tags": {"type": "list", "elements": "str", "default": []},
+    "pinned": {"type": "dict", "default": {}},
+    "release": {"type": "dict", "default": {}},
+}
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        dummy, args = self.validate_argument_spec(argument_spec=ARGUMENTS)
+        result["changed"] = False
+        problem = settings_problem(args["batch_size"], args["max_fail_percentage"], args["lock_stale_after"])
+        if not problem and not args["hosts"]:
+            problem = ("The inventory has no host in the group %s: check the -i options and that the hosts are "
+                       "running. Nothing was changed." % args["group"])
+        if not problem:
+            try:
+                target = choose_target(args["digest"], args["digest_tags"], args["pinned"], args["release"])
+            except ValueError as exc:
+                problem = str(exc)
+        if problem:
+            result.update(failed=True, msg=problem)
+            return result
+        result["ansible_facts"] = {"deploy_target": target, "deploy_lock_owner": lock_owner()}
+        return result
