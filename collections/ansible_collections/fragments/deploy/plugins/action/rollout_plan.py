@@ -9,7 +9,7 @@ __metaclass__ = type
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import choose_target, lock_owner, settings_problem
+from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import digest_problem, lock_owner, settings_problem
 
 ARGUMENTS = {
     "batch_size": {"type": "raw", "required": True},
@@ -19,8 +19,6 @@ ARGUMENTS = {
     "group": {"type": "str", "required": True},
     "digest": {"type": "str", "default": ""},
     "digest_tags": {"type": "list", "elements": "str", "default": []},
-    "pinned": {"type": "dict", "default": {}},
-    "release": {"type": "dict", "default": {}},
 }
 
 
@@ -37,13 +35,11 @@ class ActionModule(ActionBase):
         if not problem and not args["hosts"]:
             problem = ("The inventory has no host in the group %s: check the -i options and that the hosts are "
                        "running. Nothing was changed." % args["group"])
-        if not problem:
-            try:
-                target = choose_target(args["digest"], args["digest_tags"], args["pinned"], args["release"])
-            except ValueError as exc:
-                problem = str(exc)
+        problem = problem or digest_problem(args["digest"])
         if problem:
             result.update(failed=True, msg=problem)
             return result
-        result["ansible_facts"] = {"deploy_target": target, "deploy_lock_owner": lock_owner()}
+        result["ansible_facts"] = {"deploy_lock_owner": lock_owner()}
+        if args["digest"]:
+            result["ansible_facts"]["deploy_target"] = {"digest": args["digest"], "tags": args["digest_tags"]}
         return result

@@ -9,18 +9,17 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: rollout_plan
-short_description: Check a rollout's settings and settle what it rolls out, before any host is locked
-version_added: 0.6.0
+short_description: Check a rollout's settings, hosts and digest before anything is read or locked
+version_added: 0.5.0
 description:
-  - Runs on the control node only (an action plugin) and changes nothing. The deploy role calls it once in its
-    plan, so every refusal comes before the first lock.
+  - Runs on the control node only (an action plugin) and changes nothing. The deploy role calls it first in
+    its plan, so every refusal comes before the release record or the registry is read and before any lock.
   - Refuses, saying what to fix, a batch size that is neither a number of hosts above 0 nor a percentage from 1%
     to 100%, a fail percentage outside 0 to 100, a lock age that is not above 0, a group without hosts, and a
-    digest that is not C(sha256:) and 64 hex digits.
-  - The digest rolled out is O(digest) if given, else O(pinned) (a tag pinned to its digest), else O(release)
-    (the release recorded last). Every host then gets the same bytes, whatever a tag does meanwhile.
-  - Sets the facts C(deploy_target) (C(digest) and C(tags)) and C(deploy_lock_owner), who this rollout is for
-    the locks (user@host, start time in UTC and a random number, so two rollouts never share it).
+    digest asked for that is not C(sha256:) and 64 hex digits.
+  - Sets the fact C(deploy_lock_owner), who this rollout is for the locks (user@host, start time in UTC and a
+    random number, so two rollouts never share it), and, when O(digest) is given, C(deploy_target) (C(digest)
+    and C(tags)).
 options:
   batch_size:
     description: Hosts changed at once, a number or a percentage such as C(50%).
@@ -44,7 +43,7 @@ options:
     type: str
     required: true
   digest:
-    description: The digest asked for, if any.
+    description: The digest asked for, if any (else the role pins a tag or reads the release record after).
     type: str
     default: ""
   digest_tags:
@@ -52,14 +51,6 @@ options:
     type: list
     elements: str
     default: []
-  pinned:
-    description: A tag pinned to its digest (C(digest), C(tags)), used when O(digest) is empty.
-    type: dict
-    default: {}
-  release:
-    description: The release recorded last (C(digest), C(tags)), used when neither O(digest) nor O(pinned) is given.
-    type: dict
-    default: {}
 attributes:
   check_mode:
     support: full
@@ -82,7 +73,7 @@ EXAMPLES = r"""
     lock_stale_after: 1800
     hosts: "{{ groups['fragments_hosts'] | default([]) }}"
     group: fragments_hosts
-    release: "{{ release_result }}"
+    digest: "{{ deploy_digest }}"
   run_once: true
 """
 
@@ -93,7 +84,7 @@ ansible_facts:
   type: complex
   contains:
     deploy_target:
-      description: What the rollout rolls out.
+      description: What the rollout rolls out, when O(digest) is given.
       type: dict
       sample: {"digest": "sha256:9f2c...", "tags": ["lab-6", "latest", "3f1a2b4"]}
     deploy_lock_owner:

@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: fragments-deploy contributors
 # MIT License (see https://opensource.org/licenses/MIT)
-"""A rollout's plan, decided on the control node before any host is locked: its settings checked,
-the digest it rolls out and who it is for the locks."""
+"""A rollout's plan, decided on the control node before any host is locked and before anything is
+read: its settings and the digest asked for checked, and who it is for the locks."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -14,13 +14,13 @@ import re
 import socket
 import time
 
-DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+DIGEST = re.compile(r"sha256:[a-f0-9]{64}\Z")
 
 
 def batch_size(size, count):
     """Hosts per batch for `count` hosts; raises ValueError for a size that is none."""
     text = str(size).strip()
-    match = re.match(r"^([1-9][0-9]*)(%?)$", text)
+    match = re.match(r"([1-9][0-9]*)(%?)\Z", text)
     if not match or (match.group(2) and int(match.group(1)) > 100):
         raise ValueError("a batch size is a number of hosts above 0 or a percentage from 1%% to 100%%, not %r" % (size,))
     if match.group(2):
@@ -53,17 +53,11 @@ def settings_problem(batch, max_fail_percentage, lock_stale_after):
             "(now %s). Nothing was changed." % (batch, max_fail_percentage, lock_stale_after))
 
 
-def choose_target(digest, digest_tags, pinned, release):
-    """What the rollout rolls out: the digest given, else the tag pinned to its digest, else the release
-    recorded last. Raises ValueError, saying what to fix, when that is not a digest."""
-    if digest:
-        target = {"digest": digest, "tags": list(digest_tags or [])}
-    else:
-        source = pinned if pinned else (release or {})
-        target = {"digest": source.get("digest", ""), "tags": list(source.get("tags") or [])}
-    if not DIGEST.match(target["digest"]):
-        raise ValueError("deploy_digest must be sha256:<64 hex digits>, not %s. Nothing was changed." % target["digest"])
-    return target
+def digest_problem(digest):
+    """The sentence that says how to fix a digest asked for, or '' when it is one (or none was asked for)."""
+    if not digest or DIGEST.match(digest):
+        return ""
+    return "deploy_digest must be sha256:<64 hex digits>, not %s. Nothing was changed." % digest
 
 
 def lock_owner(user=None, host=None, when=None, nonce=None):

@@ -1,5 +1,5 @@
-"""The rollout's plan (module rollout_plan): which settings it refuses, what it rolls out, and
-who it is for the locks."""
+"""The rollout's plan (module rollout_plan): which settings and digests it refuses, and who a
+rollout is for the locks."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import choose_target, lock_owner, settings_problem
+from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import digest_problem, lock_owner, settings_problem
 
-DIGEST, PINNED, RECORDED = "sha256:" + "a" * 64, "sha256:" + "b" * 64, "sha256:" + "c" * 64
+DIGEST = "sha256:" + "a" * 64
 
 
 @pytest.mark.parametrize(("batch", "percent", "stale"), [
@@ -31,29 +31,15 @@ def test_each_invalid_setting_is_refused_saying_what_each_should_be(batch, perce
         "(now %s). Nothing was changed." % (batch, percent, stale))
 
 
-@pytest.mark.parametrize(("digest", "tags", "pinned", "release", "target"), [
-    # The digest given wins, with the tags given for it.
-    (DIGEST, ["v2"], {"digest": PINNED, "tags": ["t"]}, {"digest": RECORDED, "tags": ["r"]}, (DIGEST, ["v2"])),
-    # Else the pinned tag, else the release recorded last.
-    ("", [], {"digest": PINNED, "tags": ["lab-6"]}, {"digest": RECORDED, "tags": ["r"]}, (PINNED, ["lab-6"])),
-    ("", [], {}, {"digest": RECORDED, "tags": ["lab-5", "latest"]}, (RECORDED, ["lab-5", "latest"])),
-])
-def test_the_target_is_the_digest_given_else_the_pinned_tag_else_the_release_recorded_last(
-        digest, tags, pinned, release, target):
-    chosen = choose_target(digest, tags, pinned, release)
-    assert (chosen["digest"], chosen["tags"]) == target
+@pytest.mark.parametrize("digest", ["", DIGEST])
+def test_a_digest_or_none_passes(digest):
+    assert digest_problem(digest) == ""
 
 
-@pytest.mark.parametrize(("digest", "release", "shown"), [
-    ("sha256:abc", {}, "sha256:abc"),
-    ("SHA256:" + "a" * 64, {}, "SHA256:" + "a" * 64),
-    ("", {}, ""),                                           # nothing given, nothing recorded
-    ("", {"digest": "sha256:" + "g" * 64}, "sha256:" + "g" * 64),
-])
-def test_a_target_that_is_not_a_digest_is_refused(digest, release, shown):
-    with pytest.raises(ValueError) as refused:
-        choose_target(digest, [], {}, release)
-    assert str(refused.value) == "deploy_digest must be sha256:<64 hex digits>, not %s. Nothing was changed." % shown
+@pytest.mark.parametrize("digest", ["sha256:abc", "SHA256:" + "a" * 64, "sha256:" + "g" * 64, "sha512:" + "a" * 64,
+                                    "lab-6", DIGEST + " ", DIGEST + "\n"])
+def test_a_digest_that_is_none_is_refused_saying_what_one_looks_like(digest):
+    assert digest_problem(digest) == "deploy_digest must be sha256:<64 hex digits>, not %s. Nothing was changed." % digest
 
 
 def test_the_lock_owner_names_who_where_when_and_a_number_of_its_own():
