@@ -1,6 +1,6 @@
 """The deploy role's decisions, made in Python: the stop rule, the tally and the revert set of
-a rollout, the refusal of a rollout some hosts could not join, the release a rollback goes to, each host's status row and
-the fleet's status report."""
+a rollout, the refusal of a rollout some hosts could not join, the release a rollback goes to,
+each host's status row and the fleet's status report."""
 
 from __future__ import annotations
 
