@@ -28,7 +28,7 @@ from urllib.parse import quote
 from datetime import datetime, timezone
 
 LABEL = "fragments.deploy."
-DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+DIGEST = re.compile(r"^sha256:[a-f0-9]{64}\Z")  # \Z: `$` would let a trailing newline through
 NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 UPSTREAM_LINE = re.compile(r"^\s*server\s+([0-9.]+|\[[0-9a-f:]+\]):([0-9]+)([^;]*);", re.M)
 

@@ -14,7 +14,7 @@ import re
 import socket
 import time
 
-DIGEST = re.compile(r"sha256:[a-f0-9]{64}\Z")
+from ansible_collections.fragments.deploy.plugins.module_utils.app_host import DIGEST
 
 
 def batch_size(size, count):

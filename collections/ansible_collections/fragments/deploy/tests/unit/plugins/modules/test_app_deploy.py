@@ -26,6 +26,7 @@ def params(**changes) -> dict:
     ({"image": "docker.io/alice/web:latest"}, "image must be a repository without tag or digest"),
     ({"image": "docker.io/alice/web@sha256:" + "b" * 64}, "image must be a repository without tag or digest"),
     ({"digest": "sha256:abc"}, "digest must be sha256:<64 hex digits>"),
+    ({"digest": "sha256:" + "a" * 64 + "\n"}, "digest must be sha256:<64 hex digits>"),
     ({"host_ports": [18080]}, "host_ports must be two or more different ports"),
     ({"host_ports": [18080, 18080]}, "host_ports must be two or more different ports"),
     ({"port": 70000}, "port must be a port number"),
