@@ -59,6 +59,7 @@ def rollout_refusal(results, lost=None, stale_after=1800,
     lost = list(lost or [])
     held = [(host, result["holder"]) for host, result in results.items()
             if isinstance(result, dict) and result.get("holder") and host not in lost]
+    held_hosts = [host for host, _holder in held]
     sentences = []
     if lost:
         sentences.append("Could not reach %s (see UNREACHABLE above); nothing was changed. Bring the host back, or "
@@ -68,9 +69,8 @@ def rollout_refusal(results, lost=None, stale_after=1800,
                                           " (stale: older than %s s)" % stale_after if holder.get("stale") else "")
                    for host, holder in held]
         sentences.append("Another deploy holds the lock on %s: %s; nothing was changed. If no deploy is running, "
-                         "release it with: %s." % (", ".join(host for host, _holder in held), "; ".join(holders),
-                                                   unlock_command))
-    return {"held": [host for host, _holder in held], "lost": lost, "message": " ".join(sentences)}
+                         "release it with: %s." % (", ".join(held_hosts), "; ".join(holders), unlock_command))
+    return {"held": held_hosts, "lost": lost, "message": " ".join(sentences)}
 
 
 class FilterModule(object):
