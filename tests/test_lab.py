@@ -57,6 +57,15 @@ def test_lab_parts_carry_the_lab_label(lab):
     assert volumes == {f"{lab.name}-registry-data", f"{host['container']}-docker"}
 
 
+def test_a_lab_host_keeps_its_ports_when_started_again(lab):
+    """The ports are fixed when the lab host is made, not left to Docker at each start: a
+    host started again by hand, or by a restarted dockerd, is where its instance says."""
+    [host] = lab.hosts()
+    bindings = docker.from_env().containers.get(host["container"]).attrs["HostConfig"]["PortBindings"]
+    assert bindings["22/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(host["ansible_port"])}]
+    assert [binding["HostPort"] for binding in bindings["80/tcp"]] == [host["fragments_app_url"].rsplit(":", 1)[1]]
+
+
 def test_lab_up_again_changes_nothing(lab):
     run = lab.up()
     assert run.returncode == 0, run.output

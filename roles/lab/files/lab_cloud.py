@@ -23,6 +23,7 @@ import http
 import ipaddress
 import json
 import re
+import socket
 import threading
 import urllib.error
 import urllib.parse
@@ -84,14 +85,26 @@ class LabHosts:
                 "lab:app-port": ports[f"{self.config['app_port']}/tcp"][0]["HostPort"]}
 
     def create(self, instance_id: str, image: str):
-        bind = self.config["bind_address"]
         volume = f"{self.name(instance_id)}-docker"
         self.client.volumes.create(volume, labels=self.labels(instance_id))
+        for _ in range(4):
+            try:
+                return self.run(instance_id, image, volume)
+            except docker.errors.APIError as error:
+                # A port chosen free was taken before Docker bound it: choose again.
+                if "already" not in str(error):
+                    raise
+                self.client.containers.get(self.name(instance_id)).remove(force=True)
+        return self.run(instance_id, image, volume)
+
+    def run(self, instance_id: str, image: str, volume: str):
+        bind = self.config["bind_address"]
         return self.client.containers.run(
             image, detach=True, name=self.name(instance_id), hostname=instance_id,
             labels=self.labels(instance_id), network=self.config["network"],
-            # Free ports, chosen by Docker; the instance's tags say which.
-            ports={"22/tcp": (bind, None), f"{self.config['app_port']}/tcp": (bind, None)},
+            # Free ports chosen once, here, not by Docker at each start: a lab host started
+            # again by hand, or by a restarted dockerd, keeps the ports its tags name.
+            ports={"22/tcp": (bind, free_port(bind)), f"{self.config['app_port']}/tcp": (bind, free_port(bind))},
             # systemd as PID 1 and a Docker engine inside, without --privileged (refused here);
             # SYS_PTRACE lets the inner runc enter containers (docker exec, HEALTHCHECK).
             cap_add=["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE"],
@@ -106,8 +119,8 @@ class LabHosts:
             restart_policy={"Name": "unless-stopped"})
 
     def reboot(self, instance_id: str) -> dict[str, str]:
-        """Restart the instance's lab host as a reboot would (its disk kept); return its port
-        tags, which Docker chooses anew at each start, as the instance's address would stay."""
+        """Restart the instance's lab host as a reboot would (its disk and its ports kept);
+        return its port tags."""
         with self.lock:
             container = self.client.containers.get(self.name(instance_id))
             container.restart(timeout=10)
@@ -130,6 +143,13 @@ class LabHosts:
                 self.client.volumes.get(f"{self.name(instance_id)}-docker").remove(force=True)
             except docker.errors.NotFound:
                 pass
+
+
+def free_port(address: str) -> int:
+    """A port nothing listens on at `address` now (the kernel's choice)."""
+    with socket.socket() as probe:
+        probe.bind((address, 0))
+        return probe.getsockname()[1]
 
 
 def install(hosts: LabHosts) -> None:
