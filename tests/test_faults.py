@@ -82,6 +82,18 @@ def next_switch(lab: Lab, new: str | None = None) -> tuple[str, str]:
     return old, new
 
 
+def app_container(lab: Lab) -> str:
+    """The id of the app's container on the lab host; v1 deployed first if none runs yet (a
+    test selected alone with `make e2e K=...`, on a lab that no earlier test deployed to)."""
+    code, output = lab.on_host("docker inspect -f '{{.Id}}' fragments")
+    if code != 0:
+        run = deploy(lab, "v1")
+        assert run.returncode == 0, run.output
+        code, output = lab.on_host("docker inspect -f '{{.Id}}' fragments")
+    assert code == 0, output
+    return output
+
+
 def containers(lab: Lab) -> set[str]:
     return set(lab.on_host("docker ps -a --format '{{.Names}}'")[1].split())
 
@@ -222,12 +234,12 @@ BAD_SETTINGS = [
 def test_invalid_deploy_variables_are_refused_before_any_change(lab, app_images, tmp_path):
     """Each case through the plan, deploy.yml's first play on the control node, which runs
     before any host is locked; all cases in one playbook run (Lab.refusals)."""
-    before = lab.on_host("docker inspect -f '{{.Id}}' fragments")[1]
+    before = app_container(lab)
     cases = [{**image_vars(lab), "deploy_tag": "v2", **extra} for extra, _ in BAD_SETTINGS]
     said = lab.refusals("fragments.deploy.deploy", cases, tmp_path, tasks_from="plan")
     for (extra, message), refusal in zip(BAD_SETTINGS, said):
         assert message in refusal, (extra, refusal or "taken")
-    assert lab.on_host("docker inspect -f '{{.Id}}' fragments")[1] == before
+    assert app_container(lab) == before
     assert lab.on_host(f"test -e {LOCK}")[0] == 1
 
 
@@ -238,7 +250,7 @@ def test_invalid_deploy_variables_are_refused_before_any_change(lab, app_images,
     ('{"all": {"hosts": {}}}', None),
 ])
 def test_malformed_inventory_is_refused_before_any_change(lab, app_images, tmp_path, inventory, message):
-    before = lab.on_host("docker inspect -f '{{.Id}}' fragments")[1]
+    before = app_container(lab)
     extra = tmp_path / "extra.yml"
     extra.write_text(inventory)
     inventories = [*lab.inventories, str(extra)] if message else [str(extra)]
@@ -246,7 +258,7 @@ def test_malformed_inventory_is_refused_before_any_change(lab, app_images, tmp_p
                    inventories=inventories)
     assert run.returncode != 0
     assert (message or "The inventory has no host in the group fragments_hosts") in flat(run.output)
-    assert lab.on_host("docker inspect -f '{{.Id}}' fragments")[1] == before
+    assert app_container(lab) == before
     assert lab.on_host(f"test -e {LOCK}")[0] == 1
 
 
