@@ -196,11 +196,10 @@ class Lab:
 
     def reboot(self, host: dict | None = None) -> None:
         """Reboot a lab host (the only one if not named) through the EC2 API, as on AWS: its
-        container restarts with its disk; its loopback ports change (the inventory is asked again)."""
+        container restarts with its disk and its ports, so the inventory is not asked again."""
         if host is None:
             [host] = self.hosts()
         self.aws("ec2").reboot_instances(InstanceIds=[host["instance_id"]])
-        self.forget_hosts()
 
     def forget_image(self, digest: str, *containers: str) -> None:
         """Remove these containers and the tests' app image of this digest from the only
