@@ -118,13 +118,11 @@ class LabHosts:
                           type="bind", read_only=True)],
             restart_policy={"Name": "unless-stopped"})
 
-    def reboot(self, instance_id: str) -> dict[str, str]:
-        """Restart the instance's lab host as a reboot would (its disk and its ports kept);
-        return its port tags."""
+    def reboot(self, instance_id: str) -> None:
+        """Restart the instance's lab host as a reboot would: its disk and its ports (and so
+        the instance's port tags) kept."""
         with self.lock:
-            container = self.client.containers.get(self.name(instance_id))
-            container.restart(timeout=10)
-            return self.port_tags(container)
+            self.client.containers.get(self.name(instance_id)).restart(timeout=10)
 
     def stop(self, instance_id: str) -> None:
         with self.lock:
@@ -177,7 +175,7 @@ def install(hosts: LabHosts) -> None:
     def reboot(self, instance_ids):
         result = reboot_instances(self, instance_ids)
         for instance in result:
-            self.create_tags([instance.id], hosts.reboot(instance.id))
+            hosts.reboot(instance.id)
         return result
 
     def stop(self, instance_ids):
