@@ -31,6 +31,10 @@ collection_units() {
     ansible-test units --python 3.11 --local --color no | grep -E "passed|failed|error|Unit test")
   rm -rf "$work"
 }
+cpu_seconds() {
+  # `times`'s line "1m2.5s 0m3.1s" (user, system) as whole seconds.
+  awk '{ total = 0; for (i = 1; i <= NF; i++) { split($i, t, /[ms]/); total += t[1] * 60 + t[2] } print int(total) }'
+}
 stage_molecule() {
   # The scenarios share nothing (own instances, ports and lab names), so they run side by
   # side; each one's output is printed whole when it ends.
@@ -39,7 +43,11 @@ stage_molecule() {
   declare -A pids
   for scenario in molecule/*/molecule.yml; do
     name=$(basename "$(dirname "$scenario")")
-    { start=$SECONDS rc=0; molecule test -s "$name" || rc=$?; echo "molecule $name: $((SECONDS - start)) s"; exit $rc; } \
+    { start=$SECONDS rc=0; molecule test -s "$name" || rc=$?
+      # `times` of this subshell (its second line: the scenario's processes on the control
+      # node), written from here: in a pipe or $(...) it would be a new process's, all zero.
+      times >"$logs/$name.times"
+      echo "molecule $name: $((SECONDS - start)) s (CPU $(tail -1 "$logs/$name.times" | cpu_seconds) s)"; exit $rc; } \
       >"$logs/$name.log" 2>&1 &
     pids[$name]=$!
   done
@@ -63,6 +71,9 @@ stage_e2e() {
   # brings up a lab of its own (tests/conftest.py). The files are handed out in the order
   # named (no reordering by test count), the longest first (seconds measured in
   # docs/benchmarks/tests.md), so that no long one is the tail.
+  # Each playbook run's test, wall and CPU seconds, for bench/tests.py --plays.
+  export FRAGMENTS_TEST_PLAYS=${FRAGMENTS_TEST_PLAYS:-$root_dir/.lab/test-plays.jsonl}
+  mkdir -p "$(dirname "$FRAGMENTS_TEST_PLAYS")" && : >"$FRAGMENTS_TEST_PLAYS"
   pytest -q -m e2e -n "${E2E_WORKERS:-2}" --dist loadfile --no-loadscope-reorder --durations=0 --durations-min=1 \
     tests/test_fleet.py tests/test_provision.py tests/test_interrupts.py tests/test_release.py \
     tests/test_container_app.py tests/test_faults.py \
@@ -77,11 +88,19 @@ warm_build_cache() {
     --build-arg BASE_IMAGE=fragments-base/python:bookworm "$root_dir/service"
 }
 
+machine_cpu() {
+  # The whole machine's busy CPU seconds so far (/proc/stat: all but idle and iowait), for
+  # what a stage costs beside its wall time: the suite is bound by CPU, not waits.
+  awk '/^cpu / { print int(($2 + $3 + $4 + $7 + $8 + $9) / 100) }' /proc/stat
+}
+
 run_stage() {
-  local stage=$1 start=$SECONDS
+  local stage=$1 start=$SECONDS cpu
+  cpu=$(machine_cpu)
   printf '\n=== %s ===\n' "$stage"
   "stage_$stage"
-  printf '=== %s passed in %ds ===\n' "$stage" $((SECONDS - start))
+  printf '=== %s passed in %ds (machine CPU %d s of %d) ===\n' "$stage" $((SECONDS - start)) \
+    $(($(machine_cpu) - cpu)) $(((SECONDS - start) * $(nproc)))
 }
 
 stages=("$@")

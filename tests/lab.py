@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import ssl
 import subprocess
+import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,11 +57,29 @@ def ansible_playbook(playbook: str, *args: str, inventories: list[str] | None = 
         command += ["-i", inventory]
     full_env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
                 "ANSIBLE_FORCE_COLOR": "0", **(env or {})}
+    wall, cpu = time.monotonic(), _children_cpu()
     proc = subprocess.run(command, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout)
+    _note_play(playbook, time.monotonic() - wall, _children_cpu() - cpu, proc.returncode)
     output = proc.stdout + proc.stderr
     recap = {m[1]: {"ok": int(m[2]), "changed": int(m[3]), "unreachable": int(m[4]), "failed": int(m[5])}
              for m in RECAP.finditer(proc.stdout)}
     return Run(proc.returncode, output, recap)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _note_play(playbook: str, wall: float, cpu: float, returncode: int) -> None:
+    """With FRAGMENTS_TEST_PLAYS set to a file, one JSON line per playbook run: the test, the
+    playbook, its wall and CPU seconds (ansible-playbook and its processes on the control
+    node, the modules run locally included). bench/tests.py sums them per test file."""
+    if path := os.environ.get("FRAGMENTS_TEST_PLAYS"):
+        test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
+        with open(path, "a") as log:
+            log.write(json.dumps({"test": test, "playbook": playbook, "wall": round(wall, 2),
+                                  "cpu": round(cpu, 2), "rc": returncode}) + "\n")
 
 
 def start_playbook(playbook: str, *args: str, inventories: list[str], log: Path) -> subprocess.Popen:
