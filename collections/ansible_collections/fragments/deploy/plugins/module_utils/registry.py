@@ -52,6 +52,10 @@ class RegistryError(Exception):
     """A failure with a message that says what to fix."""
 
 
+class ManifestUnknown(RegistryError):
+    """The registry has no such tag or digest in the repository (HTTP 404)."""
+
+
 class Registry(object):
     def __init__(self, host, username=None, password=None, ca_path=None, validate_certs=True,
                  scheme="https", timeout=30):
@@ -167,7 +171,7 @@ class Registry(object):
                 media_type = response.headers.get("Content-Type")
         except HTTPError as exc:
             if exc.code == 404:
-                raise RegistryError("%s not found in repository %s at registry %s" % (
+                raise ManifestUnknown("%s not found in repository %s at registry %s" % (
                     "digest " + reference if ":" in reference else "tag " + reference, repository, self.host))
             if exc.code == 403:
                 raise RegistryError("registry %s denies user %r access to repository %s" % (

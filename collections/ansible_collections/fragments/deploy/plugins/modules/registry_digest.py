@@ -16,13 +16,23 @@ description:
     which manifest digest a tag points at, without pulling anything.
   - Answers Basic and Bearer-token challenges (the token flow Docker Hub uses).
   - Pin deploys with it, so every host runs the same bytes even if the tag moves.
+  - With O(tags), several tags of one repository in one call (one connection, one token),
+    as a release checks every tag it pushes.
 options:
   image:
     description:
       - Image reference, C(registry/repository:tag) or C(registry/repository@sha256:...).
         Without a registry, Docker Hub (C(docker.io), with C(library/) for one-part names).
+      - With O(tags), the repository alone, C(registry/repository).
     type: str
     required: true
+  tags:
+    description:
+      - Tags of the O(image) repository to resolve, instead of the image's own reference.
+      - Returns RV(digests); a tag the registry does not have maps to V(null) (any other
+        failure fails the task).
+    type: list
+    elements: str
   username:
     description: User name; for Docker Hub your account name, for ECR C(AWS).
     type: str
@@ -65,6 +75,15 @@ EXAMPLES = r"""
   register: pinned
   no_log: true
 
+- name: Where each release tag points now, in one call
+  fragments.deploy.registry_digest:
+    image: docker.io/alice/fragments
+    tags: [latest, lab-6, 3f2a9c1d0b7e]
+    username: alice
+    password: "{{ dockerhub_token }}"
+  register: remote
+  no_log: true
+
 - name: Resolve through a private registry with its own CA
   fragments.deploy.registry_digest:
     image: registry.example.com:5000/fragments:latest
@@ -76,12 +95,12 @@ EXAMPLES = r"""
 RETURN = r"""
 digest:
   description: Digest of the manifest the tag points at.
-  returned: success
+  returned: success, without O(tags)
   type: str
   sample: sha256:0f1e6c7d2cbd0e4a7a91c7f1c5e6c5e2d1b9e4f3a2b1c0d9e8f7a6b5c4d3e2f1
 media_type:
   description: Media type of that manifest (image manifest or index).
-  returned: success
+  returned: success, without O(tags)
   type: str
   sample: application/vnd.docker.distribution.manifest.v2+json
 registry:
@@ -94,19 +113,36 @@ repository:
   type: str
 reference:
   description: C(registry/repository@digest), what a host should pull.
-  returned: success
+  returned: success, without O(tags)
   type: str
+digests:
+  description: Each of O(tags) and the digest it points at, V(null) where the registry has no such tag.
+  returned: success, with O(tags)
+  type: dict
+  sample: {"latest": "sha256:0f1e6c7d2cbd0e4a7a91c7f1c5e6c5e2d1b9e4f3a2b1c0d9e8f7a6b5c4d3e2f1", "lab-6": null}
 """
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fragments.deploy.plugins.module_utils import reference
-from ansible_collections.fragments.deploy.plugins.module_utils.registry import Registry, RegistryError
+from ansible_collections.fragments.deploy.plugins.module_utils.registry import ManifestUnknown, Registry, RegistryError
+
+
+def resolve_tags(client, repository, tags):
+    """{tag: digest, or None where the registry has no such tag}; other failures raise."""
+    digests = {}
+    for tag in tags:
+        try:
+            digests[tag] = client.manifest_digest(repository, tag)[0]
+        except ManifestUnknown:
+            digests[tag] = None
+    return digests
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             image=dict(type="str", required=True),
+            tags=dict(type="list", elements="str"),
             username=dict(type="str"),
             password=dict(type="str", no_log=True),
             ca_path=dict(type="path"),
@@ -121,6 +157,14 @@ def main():
         parsed = reference.parse(module.params["image"])
     except ValueError as exc:
         module.fail_json(msg="image %r: %s" % (module.params["image"], exc))
+    tags = module.params["tags"]
+    if tags is not None:
+        problems = [reference.tag_problem(tag) for tag in tags if reference.tag_problem(tag)]
+        if parsed["tag"] or parsed["digest"]:
+            problems.insert(0, "with tags, give image as registry/repository, without a tag or digest (%r)"
+                            % module.params["image"])
+        if problems:
+            module.fail_json(msg="; ".join(problems))
     wanted = parsed["digest"] or parsed["tag"] or "latest"
     client = Registry(
         reference.api_host(parsed["registry"]),
@@ -132,9 +176,14 @@ def main():
         timeout=module.params["timeout"],
     )
     try:
-        digest, media_type = client.manifest_digest(parsed["repository"], wanted)
+        if tags is not None:
+            digests = resolve_tags(client, parsed["repository"], tags)
+        else:
+            digest, media_type = client.manifest_digest(parsed["repository"], wanted)
     except RegistryError as exc:
         module.fail_json(msg=str(exc), registry=parsed["registry"], repository=parsed["repository"])
+    if tags is not None:
+        module.exit_json(changed=False, digests=digests, registry=parsed["registry"], repository=parsed["repository"])
     name = parsed["repository"]
     if parsed["registry"] != reference.DOCKER_HUB:
         name = parsed["registry"] + "/" + name
