@@ -207,8 +207,8 @@ def test_a_host_without_a_load_balancer_serves_https_and_only_redirects_plain_ht
     deploy = {"deploy_digest": lab.manifest_digest(APP_REPOSITORY, "v2"), "deploy_app_url": "",
               "container_app_image": f"registry.lab:{lab.registry_port}/{APP_REPOSITORY}",
               "container_app_resolve_image": f"127.0.0.1:{lab.registry_port}/{APP_REPOSITORY}"}
-    tls = {"proxy_tls_certificate": (lab.state_dir / "load-balancer.crt").read_text(),
-           "proxy_tls_certificate_key": (lab.state_dir / "load-balancer.key").read_text()}
+    tls = {"proxy_tls_certificate": (lab.state_dir / "server.crt").read_text(),
+           "proxy_tls_certificate_key": (lab.state_dir / "server.key").read_text()}
     user, password = lab.app_credentials()
     try:
         run = lab.play("deploy.yml", "-e", json.dumps({**deploy, **tls}))

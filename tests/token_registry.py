@@ -129,7 +129,7 @@ def run_token_registry(client, name: str, port: int, state_dir: Path, data_volum
             data_volume: {"bind": "/var/lib/docker-registry", "mode": "ro"},
             str(work / "config.yml"): {"bind": "/etc/docker/registry/config.yml", "mode": "ro"},
             str(work / "token.crt"): {"bind": "/etc/docker/registry/token.crt", "mode": "ro"},
-            str(state_dir / "registry.crt"): {"bind": "/etc/docker/registry/registry.crt", "mode": "ro"},
-            str(state_dir / "registry.key"): {"bind": "/etc/docker/registry/registry.key", "mode": "ro"},
+            str(state_dir / "server.crt"): {"bind": "/etc/docker/registry/registry.crt", "mode": "ro"},
+            str(state_dir / "server.key"): {"bind": "/etc/docker/registry/registry.key", "mode": "ro"},
         },
     )
