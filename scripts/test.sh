@@ -66,14 +66,14 @@ stage_e2e() {
     FRAGMENTS_E2E_KEEP_LAB=1 pytest -q -m e2e -k "$E2E_SELECT" --durations=5 service/tests tests
     return
   fi
+  # Each playbook run's test, wall and CPU seconds, for bench/tests.py --plays.
+  export FRAGMENTS_TEST_PLAYS=${FRAGMENTS_TEST_PLAYS:-$root_dir/.lab/test-plays.jsonl}
+  mkdir -p "$(dirname "$FRAGMENTS_TEST_PLAYS")" && : >"$FRAGMENTS_TEST_PLAYS"
   # Two workers, the machine's cores (three measured slower: 29m55s in all, load 5.5).
   # Each worker takes whole files, so the tests of a file share their fixtures, and
   # brings up a lab of its own (tests/conftest.py). The files are handed out in the order
   # named (no reordering by test count), the longest first (seconds measured in
   # docs/benchmarks/tests.md), so that no long one is the tail.
-  # Each playbook run's test, wall and CPU seconds, for bench/tests.py --plays.
-  export FRAGMENTS_TEST_PLAYS=${FRAGMENTS_TEST_PLAYS:-$root_dir/.lab/test-plays.jsonl}
-  mkdir -p "$(dirname "$FRAGMENTS_TEST_PLAYS")" && : >"$FRAGMENTS_TEST_PLAYS"
   pytest -q -m e2e -n "${E2E_WORKERS:-2}" --dist loadfile --no-loadscope-reorder --durations=0 --durations-min=1 \
     tests/test_fleet.py tests/test_provision.py tests/test_interrupts.py tests/test_release.py \
     tests/test_container_app.py tests/test_faults.py \
