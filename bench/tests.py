@@ -92,7 +92,7 @@ def page(figures: dict, label: str) -> str:
     lines = [
         "# Test command time", "",
         f"{measured()}. {label}. Written from the log of one run of `bash .ci/run` by:", "",
-        "    .venv/bin/python bench/tests.py LOG", "",
+        "    .venv/bin/python bench/tests.py LOG --plays CLONE/.lab/test-plays.jsonl", "",
         f"Whole run: **{minutes(figures['wall'])}**." if figures["wall"] else "Whole run: not timed.", "",
         "## Stages (lint and unit side by side, then Molecule, then end to end)", "",
         "The machine's CPU: busy CPU seconds of the whole machine during the stage, of the most its cores "
