@@ -3,7 +3,6 @@ uvicorn on a loopback port, against a server that answers 503, and against a clo
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -14,13 +13,7 @@ import uvicorn
 from fragments import healthcheck
 from fragments.app import create_app
 
-from support import make_settings
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from support import free_port, make_settings
 
 
 @pytest.fixture

@@ -159,13 +159,12 @@ def main():
         module.fail_json(msg="image %r: %s" % (module.params["image"], exc))
     tags = module.params["tags"]
     if tags is not None:
-        problems = [reference.tag_problem(tag) for tag in tags if reference.tag_problem(tag)]
+        problems = [problem for problem in map(reference.tag_problem, tags) if problem]
         if parsed["tag"] or parsed["digest"]:
             problems.insert(0, "with tags, give image as registry/repository, without a tag or digest (%r)"
                             % module.params["image"])
         if problems:
             module.fail_json(msg="; ".join(problems))
-    wanted = parsed["digest"] or parsed["tag"] or "latest"
     client = Registry(
         reference.api_host(parsed["registry"]),
         username=module.params["username"],
@@ -179,6 +178,7 @@ def main():
         if tags is not None:
             digests = resolve_tags(client, parsed["repository"], tags)
         else:
+            wanted = parsed["digest"] or parsed["tag"] or "latest"
             digest, media_type = client.manifest_digest(parsed["repository"], wanted)
     except RegistryError as exc:
         module.fail_json(msg=str(exc), registry=parsed["registry"], repository=parsed["repository"])
