@@ -36,7 +36,8 @@ class ActionModule(ActionBase):
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENTS)
         summed = status_report(args["rows"], args["wanted"], args["load_balancer"])
         lines = [json.dumps(summed["report"], indent=4, sort_keys=True)] if args["format"] == "json" else summed["lines"]
-        result.update(changed=False, report=summed["report"], _ansible_verbose_always=True)
+        # Printed at any verbosity, as debug's message is; the report is in the message (json) and the file.
+        result.update(changed=False, _ansible_verbose_always=True)
         if args["file"]:
             if self._task.check_mode:
                 lines.append("(check mode: %s not written)" % args["file"])

@@ -76,17 +76,15 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-report:
-  description: The JSON report (desired, hosts, healthy, load_balancer), as written to O(file).
-  returned: always
-  type: dict
 answer:
   description: The app's answer to C(GET /), when a request was made; status null when none came.
   returned: when an address is known
   type: dict
   sample: {"url": "https://app.example.com", "status": 200, "text": "{\"status\": \"ok\"}"}
 msg:
-  description: What is printed, the table or the JSON report, then the app's answer.
+  description: >-
+    What is printed, the table or (O(format=json)) the JSON report as written to O(file) (desired, hosts, healthy,
+    load_balancer), then the app's answer.
   returned: always
   type: str
 """
