@@ -59,20 +59,35 @@ start_docker_daemon() {
   die "dockerd did not answer within 60 s; see $state_dir/dockerd.log"
 }
 
+venv_python() {
+  # FRAGMENTS_PYTHON if set; else the distribution's Python where it is 3.11 or newer and
+  # makes venvs: Debian's is built with profile-guided optimisation, pyenv's default build
+  # is not (Molecule ec2_hosts, twice each: 59.6 and 59.4 s of CPU -> 52.5 and 55.6 s).
+  local candidate
+  for candidate in ${FRAGMENTS_PYTHON:-} /usr/bin/python3 python3; do
+    if "$candidate" -c 'import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  die "no Python 3.11 or newer that can make a venv: install python3 and python3-venv (Debian), or set FRAGMENTS_PYTHON"
+}
+
 install_venv() {
   # One toolchain per set of pins, kept outside the clone and keyed by the pins' hash, so
   # that every clone on this machine (CI's fresh ones too) links the same one instead of
   # installing 850 MB again. .venv in the clone is a link to it.
-  local want cache_root cache
-  want=$(cat "$root_dir/requirements.txt" "$root_dir/service/requirements.txt" <(python3 --version) |
-    sha256sum | cut -c1-16)
+  local python want cache_root cache
+  python=$(venv_python)
+  want=$(cat "$root_dir/requirements.txt" "$root_dir/service/requirements.txt" \
+    <(echo "$python"; "$python" --version) | sha256sum | cut -c1-16)
   cache_root="${FRAGMENTS_VENV_CACHE:-${XDG_CACHE_HOME:-${HOME:-$state_dir}/.cache}/fragments-deploy}"
   cache="$cache_root/venv-$want"
   if [[ ! -f $cache/.complete ]]; then
     say "installing the Python toolchain into $cache"
     rm -rf "$cache"
     mkdir -p "$cache_root"
-    python3 -m venv "$cache"
+    "$python" -m venv "$cache"
     "$cache/bin/pip" install -q --disable-pip-version-check -r "$root_dir/requirements.txt" 2> >(grep -v '^WARNING: Location' >&2)
     touch "$cache/.complete"
   fi
