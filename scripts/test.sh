@@ -70,13 +70,11 @@ stage_e2e() {
   export FRAGMENTS_TEST_PLAYS=${FRAGMENTS_TEST_PLAYS:-$root_dir/.lab/test-plays.jsonl}
   mkdir -p "$(dirname "$FRAGMENTS_TEST_PLAYS")" && : >"$FRAGMENTS_TEST_PLAYS"
   # Two workers, the machine's cores (three measured slower: 29m55s in all, load 5.5).
-  # Each worker takes whole files, so the tests of a file share their fixtures, and
-  # brings up a lab of its own (tests/conftest.py). The files are handed out in the order
-  # named (no reordering by test count), the longest first (seconds measured in
-  # docs/benchmarks/tests.md), so that no long one is the tail.
+  # Each worker takes whole files, so the tests of a file share their fixtures. The first
+  # worker takes the files with labs of their own (the longest, test_fleet, among them) and
+  # nothing else; the other one every file that shares the session's lab, one after
+  # another (tests/conftest.py: the two lanes and the seconds that balance them).
   pytest -q -m e2e -n "${E2E_WORKERS:-2}" --dist loadfile --no-loadscope-reorder --durations=0 --durations-min=1 \
-    tests/test_fleet.py tests/test_provision.py tests/test_interrupts.py tests/test_release.py \
-    tests/test_container_app.py tests/test_faults.py \
     service/tests tests
 }
 

@@ -11,6 +11,41 @@ import pytest
 
 from lab import APP_REPOSITORY, ROOT, Lab
 
+# The files whose tests bring up labs of their own (and one that needs none) form one unit of
+# work, and the worker that takes it takes nothing else: that worker never brings up the
+# shared session lab below (its lab_up, provision, Docker install, image builds and pushes),
+# while the other worker takes every file that shares one. The two lanes are about equally
+# long (seconds per file in docs/benchmarks/tests.md).
+OWN_LAB_LANE = ("tests/test_fleet.py", "tests/test_provision.py", "service/tests/test_image.py")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class LanesScheduling(LoadFileScheduling):
+        def _assign_work_unit(self, node) -> None:
+            # The lane first, so that the first worker takes it at once (pytest collects the
+            # files in its own order, by path, whatever the order of the command line).
+            if "own-lab-lane" in self.workqueue:
+                self.workqueue.move_to_end("own-lab-lane", last=False)
+            super()._assign_work_unit(node)
+
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "own-lab-lane" if path in OWN_LAB_LANE else super()._split_scope(nodeid)
+
+        def _reschedule(self, node) -> None:
+            # With one worker it takes everything, one unit after another.
+            if "own-lab-lane" in self.assigned_work.get(node, {}) and len(self.nodes) > 1 and self.workqueue:
+                return
+            super()._reschedule(node)
+
+    return LanesScheduling(config, log)
+
+
 # `make e2e K=expr` keeps the worker's lab up between runs (a warm lab: the next run converges
 # it in seconds); the full test command always starts from nothing and takes it down.
 KEEP_LAB = os.environ.get("FRAGMENTS_E2E_KEEP_LAB") == "1"
