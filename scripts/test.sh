@@ -71,9 +71,9 @@ stage_e2e() {
   mkdir -p "$(dirname "$FRAGMENTS_TEST_PLAYS")" && : >"$FRAGMENTS_TEST_PLAYS"
   # Two workers, the machine's cores (three measured slower: 29m55s in all, load 5.5).
   # Each worker takes whole files, so the tests of a file share their fixtures. The first
-  # worker takes the files with labs of their own (the longest, test_fleet, among them) and
-  # nothing else; the other one every file that shares the session's lab, one after
-  # another (tests/conftest.py: the two lanes and the seconds that balance them).
+  # worker takes the files with labs of their own (test_fleet, the longest, and
+  # test_provision) and nothing else; the other one every other file, one after another
+  # (tests/conftest.py: the two lanes and the seconds that balance them).
   pytest -q -m e2e -n "${E2E_WORKERS:-2}" --dist loadfile --no-loadscope-reorder --durations=0 --durations-min=1 \
     service/tests tests
 }
