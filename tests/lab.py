@@ -94,6 +94,43 @@ def start_playbook(playbook: str, *args: str, inventories: list[str], log: Path)
                                 start_new_session=True)
 
 
+def refusals(role: str, cases: list[dict], workdir: Path, tasks_from: str | None = None, check: bool = False,
+             play=ansible_playbook, **play_args) -> tuple[list[str], Run]:
+    """Apply `role` (its entry point `tasks_from`) on the control node once per case, the
+    case's variables as play variables, all in one playbook run (block/rescue per case):
+    what each refusal said, or "" where the role took the case, and the run. One run
+    instead of one a case (~0.5-3 s each). The answers are written once at the end, the
+    run's one change of its own; with `check` the role runs in check mode, so
+    run.changed == 1 unless the role changed something before refusing."""
+    include = {"name": role, **({"tasks_from": tasks_from} if tasks_from else {}),
+               **({"apply": {"check_mode": True}} if check else {})}
+    plays = [{
+        "name": f"Case {index}", "hosts": "localhost", "connection": "local", "gather_facts": False,
+        "environment": "{{ aws_environment | default({}) }}",
+        # The control node's own Python, also where localhost is named in no inventory.
+        "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}", **variables},
+        "tasks": [{"name": "Apply the role", "block": [
+            {"name": "Apply it", "ansible.builtin.include_role": include},
+            {"name": "Note it took the case", "ansible.builtin.set_fact": {f"refusal_{index}": ""}},
+        ], "rescue": [
+            {"name": "Note the refusal", "ansible.builtin.set_fact": {
+                f"refusal_{index}": "{{ ansible_failed_result.msg }}"}},
+        ]}]} for index, variables in enumerate(cases)]
+    answers = workdir / "answers.json"
+    plays.append({
+        "name": "Write the answers", "hosts": "localhost", "connection": "local", "gather_facts": False,
+        "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+        "tasks": [{"name": "Write them", "check_mode": False, "ansible.builtin.copy": {
+            "dest": str(answers),
+            "content": "{{ [" + ", ".join(f"refusal_{index} | default(None)" for index in range(len(cases)))
+                       + "] | to_json }}"}}]})
+    playbook = workdir / "refusals.yml"
+    playbook.write_text(json.dumps(plays))
+    run = play(playbook.name, playbook_dir=workdir, **play_args)
+    said = json.loads(answers.read_text()) if answers.exists() else [None] * len(cases)
+    return ["(no answer)" if text is None else flat(text) for text in said], run
+
+
 def flat(output: str) -> str:
     """Playbook output with YAML line folding undone, for matching messages."""
     return " ".join(output.split())
@@ -156,28 +193,10 @@ class Lab:
         return ansible_playbook(playbook, *args, **kwargs)
 
     def refusals(self, role: str, cases: list[dict], workdir: Path, tasks_from: str | None = None) -> list[str]:
-        """Apply `role` (its entry point `tasks_from`) on the control node once per case, the
-        case's variables as play variables, all in one playbook run: what each refusal said,
-        or "" where the role took the case. One run instead of one a case (~3 s each)."""
-        include = {"name": role, **({"tasks_from": tasks_from} if tasks_from else {})}
-        plays = []
-        for index, variables in enumerate(cases):
-            answer = str(workdir / f"case-{index}")
-            plays.append({
-                "name": f"Case {index}", "hosts": "localhost", "gather_facts": False,
-                "environment": "{{ aws_environment | default({}) }}", "vars": variables,
-                "tasks": [{"name": "Apply the role", "block": [
-                    {"name": "Apply it", "ansible.builtin.include_role": include},
-                    {"name": "Note it took the case", "ansible.builtin.copy": {"content": "", "dest": answer}},
-                ], "rescue": [
-                    {"name": "Note the refusal", "ansible.builtin.copy": {
-                        "content": "{{ ansible_failed_result.msg }}", "dest": answer}},
-                ]}]})
-        playbook = workdir / "refusals.yml"
-        playbook.write_text(json.dumps(plays))
-        run = self.play(playbook.name, playbook_dir=workdir)
+        """refusals() against this lab: its inventory (variables, cloud) for every case."""
+        said, run = refusals(role, cases, workdir, tasks_from=tasks_from, play=self.play)
         assert run.returncode == 0, run.output
-        return [flat((workdir / f"case-{index}").read_text()) for index in range(len(cases))]
+        return said
 
     def forget_hosts(self) -> None:
         """The next hosts() asks the inventory again (the fleet changed)."""

@@ -1,14 +1,13 @@
 """Every role refuses invalid variables with a message naming them, before its first
-change (run in check mode on localhost, outside any inventory; nothing is reached). The release and ec2_hosts
-roles are also tried against the lab registry and moto in test_release and test_provision."""
+change: each case applied in check mode on localhost, outside any inventory (nothing is
+reached), all cases in one playbook run (lab.refusals). The release and ec2_hosts roles
+are also tried against the lab registry and moto in test_release and test_provision."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from lab import ROOT, ansible_playbook
+from lab import refusals
 
 CASES = [
     ("fragments.deploy.docker_engine", {"docker_engine_live_restore": "maybe"}, "docker_engine_live_restore"),
@@ -41,11 +40,20 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("role", "variables", "message"), CASES,
+@pytest.fixture(scope="module")
+def answers(tmp_path_factory):
+    """What each case got, all of them in one playbook run, and the changes beyond the
+    answers' one write (outside check mode)."""
+    said, run = refusals("{{ role_under_test }}", [{"role_under_test": role, **variables} for role, variables, _ in CASES],
+                         tmp_path_factory.mktemp("refusals"), check=True, inventories=["localhost,"], timeout=120)
+    assert run.returncode == 0, run.output
+    return said, run.changed - 1
+
+
+@pytest.mark.parametrize("index", range(len(CASES)),
                          ids=[f"{role.split('.')[-1]}-{next(iter(v))}" for role, v, _ in CASES])
-def test_invalid_variables_are_refused_before_any_change(role, variables, message):
-    run = ansible_playbook("role_inputs.yml", "--check", "-e", json.dumps({"role_under_test": role, **variables}),
-                           inventories=["localhost,"], playbook_dir=ROOT / "tests/playbooks", timeout=120)
-    assert run.returncode != 0
-    assert message in " ".join(run.output.split())
-    assert run.changed == 0
+def test_invalid_variables_are_refused_before_any_change(answers, index):
+    said, changed = answers
+    role, variables, message = CASES[index]
+    assert message in said[index], said[index]
+    assert changed == 0
