@@ -92,12 +92,27 @@ install_venv() {
     touch "$cache/.complete"
   fi
   touch "$cache"
+  install_bytecode_cache "$cache"
   if [[ $(readlink "$venv" 2>/dev/null) != "$cache" ]]; then
     rm -rf "$venv"
     ln -s "$cache" "$venv"
   fi
   # Toolchains of pins nobody has used for two weeks.
   find "$cache_root" -mindepth 1 -maxdepth 1 -name 'venv-*' ! -path "$cache" -mtime +14 -exec rm -rf {} + 2>/dev/null || true
+}
+
+install_bytecode_cache() {
+  # Ansible's module runs on the control node import from zips, which Python compiles on
+  # every run: scripts/fragments_bytecode_cache.py keeps the bytecode (its docstring says how).
+  local site
+  site=$("$1/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  cmp -s "$root_dir/scripts/fragments_bytecode_cache.py" "$site/fragments_bytecode_cache.py" ||
+    install -m 0644 "$root_dir/scripts/fragments_bytecode_cache.py" "$site/fragments_bytecode_cache.py"
+  # Its own bytecode even where PYTHONDONTWRITEBYTECODE is set: every Python of the venv loads it.
+  "$1/bin/python" -c 'import py_compile, sys; py_compile.compile(sys.argv[1], doraise=True)' "$site/fragments_bytecode_cache.py"
+  echo 'import fragments_bytecode_cache; fragments_bytecode_cache.install()' >"$site/fragments_bytecode_cache.pth"
+  # Bytecode of module_utils no run has read for a month (relatime notes a read once a day).
+  find "${XDG_CACHE_HOME:-${HOME:-$state_dir}/.cache}/fragments-deploy/bytecode" -type f -atime +30 -delete 2>/dev/null || true
 }
 
 install_collections() {
