@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every test: lint and unit side by side, then Molecule and end to end side by side.
+# Every test, fastest first: lint, unit (service and plugins), Molecule, end to end.
 # `scripts/test.sh STAGE...` runs only the named stages. Run after scripts/setup.sh.
 set -euo pipefail
 root_dir=$(cd "$(dirname "$0")/.." && pwd)
@@ -102,47 +102,31 @@ run_stage() {
 }
 
 stages=("$@")
-has_stage() { [[ " ${stages[*]} " == *" $1 "* ]]; }
 [[ ${#stages[@]} -gt 0 ]] || stages=(lint unit molecule e2e)
 warm_pid=""
-if has_stage molecule || has_stage e2e; then
+if [[ " ${stages[*]} " == *" molecule "* || " ${stages[*]} " == *" e2e "* ]]; then
   warm_log=$(mktemp)
   warm_build_cache >"$warm_log" 2>&1 &
   warm_pid=$!
 fi
-wait_for_warm_build_cache() {
-  [[ -n $warm_pid ]] || return 0
-  wait "$warm_pid" || { echo "warming the build cache failed (the builds will do it):"; cat "$warm_log"; }
-  warm_pid=""
-}
-side_by_side() {
-  # Two stages at once, each one's output printed whole when both end; false if either failed.
-  local first=$1 second=$2 logs failed=0 first_pid second_pid
-  logs=$(mktemp -d)
-  run_stage "$first" >"$logs/$first" 2>&1 & first_pid=$!
-  run_stage "$second" >"$logs/$second" 2>&1 & second_pid=$!
-  wait "$first_pid" || failed=1
-  cat "$logs/$first"
-  wait "$second_pid" || failed=1
-  cat "$logs/$second"
+# lint and unit keep one core each busy for about 40 s: side by side (each one's output
+# printed whole when both end), beside the build above.
+if [[ " ${stages[*]} " == *" lint "* && " ${stages[*]} " == *" unit "* ]]; then
+  logs=$(mktemp -d) failed=0
+  run_stage lint >"$logs/lint" 2>&1 & lint_pid=$!
+  run_stage unit >"$logs/unit" 2>&1 & unit_pid=$!
+  wait "$lint_pid" || failed=1
+  cat "$logs/lint"
+  wait "$unit_pid" || failed=1
+  cat "$logs/unit"
   rm -rf "$logs"
-  return "$failed"
-}
-drop_stages() { read -r -a stages <<<"$(printf '%s ' "${stages[@]}" | sed -e "s/\b$1\b//" -e "s/\b$2\b//")"; }
-
-# lint and unit keep one core each busy for about 40 s: side by side, beside the build above.
-if has_stage lint && has_stage unit; then
-  side_by_side lint unit || exit 1
-  drop_stages lint unit
-fi
-# Molecule and end to end each leave a core idle about a tenth of their time (health gates,
-# waits on containers): side by side each fills the other's waits.
-if has_stage molecule && has_stage e2e; then
-  wait_for_warm_build_cache
-  side_by_side molecule e2e || exit 1
-  drop_stages molecule e2e
+  [[ $failed -eq 0 ]] || exit 1
+  read -r -a stages <<<"$(printf '%s ' "${stages[@]}" | sed -e 's/\blint\b//' -e 's/\bunit\b//')"
 fi
 for stage in "${stages[@]}"; do
-  [[ $stage != molecule && $stage != e2e ]] || wait_for_warm_build_cache
+  if [[ -n $warm_pid && ($stage == molecule || $stage == e2e) ]]; then
+    wait "$warm_pid" || { echo "warming the build cache failed (the builds will do it):"; cat "$warm_log"; }
+    warm_pid=""
+  fi
   run_stage "$stage"
 done
