@@ -26,9 +26,12 @@ _compile_without_cache = zipimport._compile_source  # pylint: disable=protected-
 
 
 def cache_dir() -> str:
-    """Where compiled code is kept: FRAGMENTS_BYTECODE_CACHE, else the user's cache."""
+    """Where compiled code is kept: FRAGMENTS_BYTECODE_CACHE, else the user's cache; "" when off."""
+    chosen = os.environ.get("FRAGMENTS_BYTECODE_CACHE", "")
+    if chosen == "off":
+        return ""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.environ.get("FRAGMENTS_BYTECODE_CACHE") or os.path.join(base, "fragments-deploy", "bytecode")
+    return chosen or os.path.join(base, "fragments-deploy", "bytecode")
 
 
 def usable(path: str) -> bool:
@@ -76,10 +79,8 @@ def compile_cached(directory: str):
 
 def install() -> bool:
     """Put the cache in zipimport's way; false (and nothing changed) when it cannot be used."""
-    if os.environ.get("FRAGMENTS_BYTECODE_CACHE") == "off" or not hasattr(zipimport, "_compile_source"):
-        return False
     directory = cache_dir()
-    if not usable(directory):
+    if not directory or not hasattr(zipimport, "_compile_source") or not usable(directory):
         return False
     zipimport._compile_source = compile_cached(directory)  # pylint: disable=protected-access
     return True

@@ -111,8 +111,11 @@ install_bytecode_cache() {
   # Its own bytecode even where PYTHONDONTWRITEBYTECODE is set: every Python of the venv loads it.
   "$1/bin/python" -c 'import py_compile, sys; py_compile.compile(sys.argv[1], doraise=True)' "$site/fragments_bytecode_cache.py"
   echo 'import fragments_bytecode_cache; fragments_bytecode_cache.install()' >"$site/fragments_bytecode_cache.pth"
-  # Bytecode of module_utils no run has read for a month (relatime notes a read once a day).
-  find "${XDG_CACHE_HOME:-${HOME:-$state_dir}/.cache}/fragments-deploy/bytecode" -type f -atime +30 -delete 2>/dev/null || true
+  # Bytecode of module_utils no run has read for a month (relatime notes a read once a day),
+  # in the directory the cache itself uses.
+  local cached
+  cached=$("$1/bin/python" -c 'import fragments_bytecode_cache as cache; print(cache.cache_dir())')
+  [[ -z $cached ]] || find "$cached" -type f -atime +30 -delete 2>/dev/null || true
 }
 
 install_collections() {
