@@ -21,12 +21,17 @@ from ansible_collections.fragments.deploy.plugins.action.fleet_status import Act
 from ansible_collections.fragments.deploy.plugins.plugin_utils.fleet_status import answer_line, ask_app
 
 DIGEST = "sha256:" + "b" * 64
-ROWS = [
-    {"host": "web-1", "instance": "i-1", "digest": DIGEST[:19], "tags": ["v2"], "health": "healthy", "since": "t",
-     "target": "", "state": "ok", "ok": True, "full_digest": DIGEST, "previous_digest": ""},
-    {"host": "web-2", "instance": "i-2", "digest": DIGEST[:19], "tags": ["v2"], "health": "unhealthy", "since": "t",
-     "target": "", "state": "UNHEALTHY", "ok": False, "full_digest": DIGEST, "previous_digest": ""},
-]
+HOSTS = ["web-1", "web-2"]
+INSTANCES = ["i-1", "i-2"]
+
+
+def found(health):
+    """What app_deploy_info finds on a host that serves DIGEST (v2) through its proxy."""
+    return {"app": {"exists": True, "digest": DIGEST, "tags": ["v2"], "health": health, "started_at": "t"},
+            "previous": {}, "proxy_running": True, "serving": True, "lock": None}
+
+
+RUNNING = [found("healthy"), found("unhealthy")]
 
 
 @pytest.fixture
@@ -60,6 +65,7 @@ def closed_port_url():
 
 
 def run_action(args, check_mode=False):
+    args = {"hosts": HOSTS, "running": RUNNING, "instances": INSTANCES, **args}
     task = Task.load({"action": {"module": "fragments.deploy.fleet_status", **args}})
     task.check_mode = check_mode
     loader = DataLoader()
@@ -72,7 +78,7 @@ def run_action(args, check_mode=False):
 
 def test_the_table_the_file_and_the_first_host_s_answer(app, tmp_path):
     report_file = tmp_path / "status.json"
-    result = run_action({"rows": ROWS, "wanted": {"digest": DIGEST, "tags": ["v2"]}, "first_host_url": app.url + "/",
+    result = run_action({"wanted": {"digest": DIGEST, "tags": ["v2"]}, "first_host_url": app.url + "/",
                          "file": str(report_file)})
     assert not result.get("failed") and result["changed"] is False
     lines = result["msg"].splitlines()
@@ -90,47 +96,49 @@ def test_the_table_the_file_and_the_first_host_s_answer(app, tmp_path):
 
 def test_json_format_prints_the_report_and_check_mode_writes_no_file(app, tmp_path):
     report_file = tmp_path / "status.json"
-    result = run_action({"rows": ROWS, "wanted": {"digest": DIGEST, "tags": []}, "format": "json",
+    result = run_action({"wanted": {"digest": DIGEST, "tags": []}, "format": "json",
                          "first_host_url": app.url, "file": str(report_file)}, check_mode=True)
     printed, rest = result["msg"].split("\n}\n")
-    assert json.loads(printed + "}")["hosts"] == ROWS
+    rows = json.loads(printed + "}")["hosts"]
+    assert [(row["host"], row["instance"], row["state"], row["ok"]) for row in rows] == [
+        ("web-1", "i-1", "ok", True), ("web-2", "i-2", "UNHEALTHY", False)]
     assert rest.splitlines() == ["(check mode: %s not written)" % report_file,
                                  'web-1 answered 200: {"status": "ok", "version": "v2"}']
     assert not report_file.exists()
 
 
-def test_through_the_load_balancer_when_there_is_one(app):
-    balancer = {"dns_name": "lb-1.elb.amazonaws.com", "tags": {"fragments-deploy:url": app.url}}
-    result = run_action({"rows": ROWS, "wanted": {"digest": DIGEST, "tags": []}, "load_balancer": balancer,
-                         "first_host_url": closed_port_url()})
-    assert result["answer"]["url"] == app.url and not result.get("failed")
-    assert "The load balancer answered 200" in result["msg"]
-    assert "load balancer: lb-1.elb.amazonaws.com (%s)" % app.url in result["msg"]
+def test_hosts_and_what_was_found_there_must_pair_up(app):
+    with pytest.raises(AnsibleActionFail, match="same hosts in the same order \\(2, 1 and 2 given\\)"):
+        run_action({"running": RUNNING[:1], "wanted": {"digest": DIGEST}, "first_host_url": app.url})
+    assert app.requests == 0
+    # Instances may be left out altogether (no EC2): the rows say none.
+    result = run_action({"instances": [], "wanted": {"digest": DIGEST, "tags": []}, "format": "json"})
+    assert [row["instance"] for row in json.loads(result["msg"])["hosts"]] == ["", ""]
 
 
 @pytest.mark.parametrize("answer", [(503, b"draining"), (404, b"")])
 def test_an_app_that_does_not_answer_200_fails_the_status_after_the_table(app, answer):
     app.handler.answer = answer
-    result = run_action({"rows": ROWS, "wanted": {"digest": DIGEST, "tags": []}, "first_host_url": app.url})
+    result = run_action({"wanted": {"digest": DIGEST, "tags": []}, "first_host_url": app.url})
     assert result["failed"] is True and result["msg"].startswith("HOST")
     assert result["msg"].endswith("web-1 answered %d: %s" % (answer[0], answer[1].decode()))
 
 
 def test_an_app_out_of_reach_fails_the_status_saying_so():
-    result = run_action({"rows": ROWS, "wanted": {"digest": "", "tags": []}, "first_host_url": closed_port_url()})
+    result = run_action({"wanted": {"digest": "", "tags": []}, "first_host_url": closed_port_url()})
     assert result["failed"] is True and result["answer"]["status"] is None
     assert "web-1 did not answer: " in result["msg"] and "refused" in result["msg"]
 
 
 def test_no_address_no_request():
-    result = run_action({"rows": ROWS, "wanted": {"digest": DIGEST, "tags": []}})
+    result = run_action({"wanted": {"digest": DIGEST, "tags": []}})
     assert "answer" not in result and not result.get("failed")
 
 
 def test_bad_arguments_are_refused_before_any_request(app):
     # Ansible turns AnsibleActionFail into the task's failure with this message.
     with pytest.raises(AnsibleActionFail, match="value of format must be one of: table, json, got: yaml"):
-        run_action({"rows": ROWS, "wanted": {"digest": DIGEST}, "format": "yaml", "first_host_url": app.url})
+        run_action({"wanted": {"digest": DIGEST}, "format": "yaml", "first_host_url": app.url})
     assert app.requests == 0
 
 
