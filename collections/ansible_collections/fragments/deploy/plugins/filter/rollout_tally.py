@@ -13,19 +13,20 @@ name: rollout_tally
 short_description: Tally a rollout's outcomes and apply its stop rule
 version_added: 0.4.0
 description:
-  - Takes each host's outcome so far (C(unchanged), C(updated), C(failed), C(reverted),
-    C(revert failed), or empty when not tried yet) and the hosts the play lost (out of reach).
+  - Takes each host's note so far (filter P(fragments.deploy.rollout_note#filter)), that is its outcome
+    (C(unchanged), C(updated), C(failed), C(reverted), C(revert failed), or empty when not tried yet), what went
+    wrong there and the digest it ran before this rollout switched it; and the hosts the play lost (out of reach).
   - A host failed when its outcome is C(failed) or C(revert failed), or it was lost. The rollout
     stops once more hosts failed than O(max_fail_percentage) of all allows (0 stops at the first).
   - The hosts to put back (unless O(revert_on_failure) is false) are those that ran another version before
-    this rollout changed them (O(previous_digests)) and either failed after their switch (the load balancer
+    this rollout changed them (the note's C(previous_digest)) and either failed after their switch (the load balancer
     did not call the new version healthy) or, once the rollout stops, were updated. A host that ran nothing
     before keeps the new version.
-  - The message says, once stopped, where it failed and why (O(errors)), what was put back and what was not
+  - The message says, once stopped, where it failed and why (the note's C(error)), what was put back and what was not
     tried; else where the release runs and on how many hosts it changed.
 options:
   _input:
-    description: "{host: outcome} for every host of the play, in play order (C('') for not tried)."
+    description: "{host: note} for every host of the play, in play order (C({}) for one not tried)."
     type: dict
     required: true
   lost:
@@ -37,20 +38,10 @@ options:
     description: Percentage of all hosts that may fail before the rollout stops.
     type: int
     default: 0
-  previous_digests:
-    description: >-
-      {host: the digest it ran before this rollout switched it} (C('') where it ran nothing, was not switched
-      or was put back already).
-    type: dict
-    default: {}
   revert_on_failure:
     description: Whether hosts are put back at all (the deploy role's C(deploy_revert_on_failure)).
     type: bool
     default: true
-  errors:
-    description: "{host: what went wrong there} (C('') where nothing did)."
-    type: dict
-    default: {}
   release:
     description: What is rolled out, C({digest, tags}), for the message.
     type: dict
@@ -60,7 +51,7 @@ options:
 EXAMPLES = r"""
 - name: Decide whether the rollout goes on
   ansible.builtin.set_fact:
-    tally: "{{ {'a': 'updated', 'b': 'failed', 'c': ''} | fragments.deploy.rollout_tally(max_fail_percentage=0) }}"
+    tally: "{{ {'a': {'outcome': 'updated'}, 'b': {'outcome': 'failed'}, 'c': {}} | fragments.deploy.rollout_tally }}"
     # tally.stopped is true, tally.failed == ['b'], tally.not_tried == ['c']
 """
 
@@ -72,30 +63,30 @@ _value:
   type: dict
 """
 
-FAILED = ("failed", "revert failed")
+from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import FAILED, FAILURES, REVERTED, UPDATED
 
 
-def rollout_tally(outcomes, lost=None, max_fail_percentage=0, previous_digests=None, errors=None, release=None,
-                  revert_on_failure=True):
+def rollout_tally(notes, lost=None, max_fail_percentage=0, release=None, revert_on_failure=True):
     lost = list(lost or [])
-    previous_digests = previous_digests or {}
-    errors = errors or {}
     release = release or {}
+    outcomes = dict((host, (note or {}).get("outcome") or "") for host, note in notes.items())
+    previous_digests = dict((host, (note or {}).get("previous_digest") or "") for host, note in notes.items())
+    errors = dict((host, (note or {}).get("error") or "") for host, note in notes.items())
     hosts = list(outcomes) + [host for host in lost if host not in outcomes]
-    failed = [host for host in hosts if outcomes.get(host) in FAILED or host in lost]
+    failed = [host for host in hosts if outcomes.get(host) in FAILURES or host in lost]
     tried = [host for host in hosts if outcomes.get(host)]
-    updated = [host for host in hosts if outcomes.get(host) == "updated"]
+    updated = [host for host in hosts if outcomes.get(host) == UPDATED]
     stopped = len(failed) * 100 > int(max_fail_percentage) * len(hosts)
     tally = {
         "failed": failed,
         "lost": lost,
         "tried": tried,
         "updated": updated,
-        "reverted": [host for host in hosts if outcomes.get(host) == "reverted"],
+        "reverted": [host for host in hosts if outcomes.get(host) == REVERTED],
         "not_tried": [host for host in hosts if host not in tried and host not in lost],
         "stopped": stopped,
         "to_revert": [host for host in hosts if revert_on_failure and previous_digests.get(host) and (
-            outcomes.get(host) == "failed" or stopped and outcomes.get(host) == "updated")],
+            outcomes.get(host) == FAILED or stopped and outcomes.get(host) == UPDATED)],
     }
     tally["message"] = message(tally, hosts, errors, release)
     return tally

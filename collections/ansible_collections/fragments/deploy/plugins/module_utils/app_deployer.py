@@ -17,7 +17,8 @@ import tempfile
 import time
 
 from ansible_collections.fragments.deploy.plugins.module_utils.app_host import (
-    LABEL, App, CommandError, Docker, Refused, container_port, describe, labels, make_dir, now_utc)
+    DEPLOYED, LABEL, PULLED, REFUSED, ROLLED_BACK, UNCHANGED, App, CommandError, Docker, Refused, container_port,
+    describe, labels, make_dir, now_utc)
 from ansible_collections.fragments.deploy.plugins.module_utils.app_ports import (
     established_to, listening_inodes, port_free, socket_holders, tcp_tables)
 from ansible_collections.fragments.deploy.plugins.module_utils.app_proxy import (
@@ -154,7 +155,7 @@ class Deployer:
             holders = socket_holders(listening_inodes(port, tables))
             held.append("%s by %s" % (published(bind, port), ", ".join(holders) or "a process this user cannot see"))
         raise Refused("No free port for the new version: %s. Stop that process, or give container_app_host_ports "
-                      "another free port; the running version was left serving." % "; ".join(held), outcome="refused")
+                      "another free port; the running version was left serving." % "; ".join(held), outcome=REFUSED)
 
     # --- steps ---------------------------------------------------------------------------
     def recover(self, current, candidate):
@@ -205,7 +206,7 @@ class Deployer:
             self.docker.run("pull", "--quiet", self.reference, config=config)
         except CommandError as exc:
             raise Refused("Could not pull %s: %s. The running version was left as it was."
-                          % (self.reference, " ".join(str(exc).split())), outcome="refused")
+                          % (self.reference, " ".join(str(exc).split())), outcome=REFUSED)
         finally:
             shutil.rmtree(config, ignore_errors=True)
         self.pulled = self.changed = True
@@ -254,7 +255,7 @@ class Deployer:
             self.remove(self.app.candidate)
             self.drop_files(files_id)
             raise Refused("Could not start %s: %s. The running version was left serving."
-                          % (self.reference, " ".join(str(exc).split())), outcome="refused")
+                          % (self.reference, " ".join(str(exc).split())), outcome=REFUSED)
         finally:
             os.remove(env_file)
         self.timed("start", started)
@@ -492,7 +493,7 @@ class Deployer:
         if pull_only:
             if not up_to_date:
                 self.pull()
-            return self.answer("pulled", current, previous_digest, up_to_date, diff=diff)
+            return self.answer(PULLED, current, previous_digest, up_to_date, diff=diff)
         if serves:
             if not self.module.check_mode:
                 self.proxy.start()
@@ -502,11 +503,11 @@ class Deployer:
                 if not restart_policy_set:
                     self.docker.set_restart_policy(self.app.name, RESTART_POLICY)
                     self.changed = True
-            return self.answer("unchanged", current, previous_digest, up_to_date, diff=diff)
+            return self.answer(UNCHANGED, current, previous_digest, up_to_date, diff=diff)
         if self.module.check_mode:
             self.pull()
             self.changed = True
-            return self.answer("deployed", current, previous_digest, False, diff=diff)
+            return self.answer(DEPLOYED, current, previous_digest, False, diff=diff)
         if not os.path.isdir(os.path.dirname(self.app.upstream_file)):
             raise Refused("The proxy is not set up on this host (no %s): apply the fragments.deploy.proxy role "
                           "first. Nothing was changed." % os.path.dirname(self.app.upstream_file))
@@ -524,12 +525,12 @@ class Deployer:
         gated = time.monotonic() - gated
         if not healthy:
             self.put_back(reused)
-            self.record("refused", previous_digest)
+            self.record(REFUSED, previous_digest)
             raise Refused("%s did not become healthy (%s, after %.1f s; the gate waits at most %d s); the running "
                           "version %s was left serving."
                           % (self.reference, seen, gated, self.params["health_timeout"],
                              previous_digest or "(none)"),
-                          outcome="refused")
+                          outcome=REFUSED)
 
         # From here on the candidate comes back after a reboot, as the version serving would:
         # whichever one nginx's configuration names then answers.
@@ -545,10 +546,10 @@ class Deployer:
         healthy, seen = self.check_through_proxy()
         if not healthy:
             self.switch_back(old_port, current if running else None, reused)
-            self.record("rolled-back", previous_digest)
+            self.record(ROLLED_BACK, previous_digest)
             raise Refused("%s was healthy on its own address but not once it took the traffic (%s); the traffic "
                           "went back to %s, which never stopped." % (self.reference, seen, previous_digest or "(none)"),
-                          outcome="rolled-back")
+                          outcome=ROLLED_BACK)
         self.fault("checked")
         if running:
             self.drain(old_port)
@@ -556,7 +557,7 @@ class Deployer:
         self.promote()
         self.timed("promote", started)
         self.fault("promoted")
-        self.record("deployed", previous_digest)
+        self.record(DEPLOYED, previous_digest)
         self.prune_files()
         self.prune_images()
-        return self.answer("deployed", self.docker.inspect(self.app.name), previous_digest, False, diff=diff)
+        return self.answer(DEPLOYED, self.docker.inspect(self.app.name), previous_digest, False, diff=diff)

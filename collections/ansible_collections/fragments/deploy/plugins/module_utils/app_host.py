@@ -33,6 +33,11 @@ NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 UPSTREAM_LINE = re.compile(r"^\s*server\s+([0-9.]+|\[[0-9a-f:]+\]):([0-9]+)([^;]*);", re.M)
 
 
+# What one change of the app on a host came to (app_deploy's outcome); a rollout's words for a host
+# build on these (plugin_utils/rollout.py).
+PULLED, UNCHANGED, DEPLOYED, REFUSED, ROLLED_BACK = "pulled", "unchanged", "deployed", "refused", "rolled-back"
+
+
 class CommandError(Exception):
     """A command failed; the message is its error output."""
 

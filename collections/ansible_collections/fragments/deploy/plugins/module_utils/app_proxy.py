@@ -21,7 +21,7 @@ from http.client import HTTPConnection, HTTPSConnection
 from urllib.parse import urlsplit
 
 from ansible_collections.fragments.deploy.plugins.module_utils.app_host import (
-    CommandError, Refused, container_port, run_command)
+    REFUSED, CommandError, Refused, container_port, run_command)
 
 # The probe's request header, and the answer's header that names the upstream used (the
 # proxy role's configuration adds it only for a probe from the host itself).
@@ -244,7 +244,7 @@ class Proxy:
             else:
                 write_file(path, before, 0o644)
             raise Refused("The proxy refused its configuration (nginx -t: %s); it was not reloaded and the running "
-                          "version was left serving." % " ".join(str(exc).split()), outcome="refused")
+                          "version was left serving." % " ".join(str(exc).split()), outcome=REFUSED)
         self.fault("proxy-tested")
         if not self.start():  # a fresh start reads the new configuration
             master = proxy_running()
@@ -267,7 +267,7 @@ class Proxy:
             time.sleep(0.01)
         raise Refused("The proxy's workers from before the reload still accept connections 10 s after it (pids %s); "
                       "see the host's nginx error log." % ", ".join(str(pid) for pid in sorted(left)),
-                      outcome="refused")
+                      outcome=REFUSED)
 
     def wait_for_upstream(self, port):
         """Until the proxy says new requests go to `port`: old workers keep accepting for
@@ -285,4 +285,4 @@ class Proxy:
                 seen = exc.__class__.__name__
             time.sleep(0.02)
         raise Refused("The proxy did not send requests to %s within 10 s of its reload (last answer: %s); "
-                      "see the host's nginx error log." % (want, seen), outcome="refused")
+                      "see the host's nginx error log." % (want, seen), outcome=REFUSED)

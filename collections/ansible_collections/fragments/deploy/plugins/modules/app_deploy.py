@@ -132,7 +132,7 @@ timings:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fragments.deploy.plugins.module_utils.app_deployer import Deployer
-from ansible_collections.fragments.deploy.plugins.module_utils.app_host import CommandError, Refused
+from ansible_collections.fragments.deploy.plugins.module_utils.app_host import REFUSED, CommandError, Refused
 from ansible_collections.fragments.deploy.plugins.module_utils.app_settings import ARGUMENT_SPEC, problems
 
 
@@ -140,7 +140,7 @@ def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     found = problems(module.params)
     if found:
-        module.fail_json(msg="; ".join(found) + ". Nothing was changed.", outcome="refused", changed=False)
+        module.fail_json(msg="; ".join(found) + ". Nothing was changed.", outcome=REFUSED, changed=False)
     deployer = Deployer(module)
     try:
         result = deployer.run()

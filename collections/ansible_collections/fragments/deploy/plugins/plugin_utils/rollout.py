@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: fragments-deploy contributors
 # MIT License (see https://opensource.org/licenses/MIT)
-"""A rollout's plan, decided on the control node before any host is locked and before anything is
-read: its settings and the digest asked for checked, and who it is for the locks."""
+"""A rollout on the control node: its plan, decided before any host is locked and before anything is
+read (its settings and the digest asked for checked, and who it is for the locks), and the words it
+notes each host's part in with (filters rollout_note and rollout_tally)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -14,7 +15,17 @@ import re
 import socket
 import time
 
-from ansible_collections.fragments.deploy.plugins.module_utils.app_host import DIGEST
+from ansible_collections.fragments.deploy.plugins.module_utils.app_host import DEPLOYED, DIGEST, UNCHANGED
+
+# A host's outcome in a rollout, built on what app_deploy says of one change (DEPLOYED, UNCHANGED):
+# not tried yet (""), already running the release or left as it was, changed to it, failed, put
+# back on its previous version, or failed to be put back.
+NOT_TRIED, UPDATED, FAILED, REVERTED, REVERT_FAILED = "", "updated", "failed", "reverted", "revert failed"
+OUTCOMES = (NOT_TRIED, UNCHANGED, UPDATED, FAILED, REVERTED, REVERT_FAILED)
+FAILURES = (FAILED, REVERT_FAILED)
+# What a rollout notes of each host: its outcome, what went wrong, the lock it holds there, the digest
+# it ran before this rollout switched it, and whether Docker and the proxy were converged.
+FRESH_NOTE = {"outcome": NOT_TRIED, "error": "", "lock_path": "", "previous_digest": "", "converged": False}
 
 
 def batch_size(size, count):
@@ -71,3 +82,46 @@ def lock_owner(user=None, host=None, when=None, nonce=None):
         nonce = random.SystemRandom().randrange(2 ** 32)
     return "%s@%s %s %d" % (user or "someone", host or socket.gethostname(),
                             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when)), nonce)
+
+
+def reason(failure):
+    """What a failed task said, in one line."""
+    return str((failure or {}).get("msg") or "failed").strip()
+
+
+def noted(note, step, result=None, failure=None, failed_task=""):
+    """The host's note after `step` of the rollout (see filter rollout_note); the note given is not changed.
+    `result` is what the step's module returned, `failure` what the failed task returned."""
+    note, result = dict(FRESH_NOTE, **(note or {})), result or {}
+    if step == "start":
+        return dict(FRESH_NOTE)
+    if step == "prepared":
+        # The call gives the lock back where the release serves already: nothing is left to do there.
+        held = result.get("acquired") and not result.get("released")
+        note.update(lock_path=result.get("lock_path", "") if held else "",
+                    outcome=UNCHANGED if result.get("acquired") and result.get("up_to_date") else NOT_TRIED)
+    elif step == "prepare failed":
+        note.update(outcome=FAILED, error=reason(failure), lock_path=(failure or {}).get("lock_path") or "")
+    elif step == "converged":
+        note.update(converged=True)
+    elif step == "converge failed":
+        note.update(outcome=FAILED, error="%s: %s" % (failed_task, reason(failure)) if failed_task else reason(failure))
+    elif step == "changed":
+        note.update(outcome=UPDATED if result.get("outcome") == DEPLOYED else UNCHANGED,
+                    previous_digest=result.get("previous_digest") or "")
+    elif step == "change failed":
+        # Where the switch was made (a load balancer that did not call the new version healthy), the host
+        # goes back once the batches are done; a failed gate or switch left the previous version serving.
+        switched = result.get("outcome") == DEPLOYED
+        note.update(outcome=FAILED, error=reason(failure), previous_digest=result.get("previous_digest") or "" if switched else "")
+    elif step == "reverted":
+        back = note["previous_digest"]
+        note.update(outcome=FAILED if note["outcome"] == FAILED else REVERTED, previous_digest="",
+                    error=note["error"] + "; put back on " + back if note["error"] else "")
+    elif step == "revert failed":
+        note.update(outcome=REVERT_FAILED, error=(note["error"] + "; " if note["error"] else "")
+                    + "putting back %s failed: %s" % (note["previous_digest"], reason(failure)))
+    else:
+        raise ValueError("a rollout step is one of start, prepared, prepare failed, converged, converge failed, "
+                         "changed, change failed, reverted, revert failed; not %r" % (step,))
+    return note

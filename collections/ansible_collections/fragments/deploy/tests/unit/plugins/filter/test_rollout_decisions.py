@@ -1,18 +1,28 @@
-"""The deploy role's decisions, made in Python: the stop rule, the tally and the revert set of
-a rollout, the refusal of a rollout some hosts could not join, the release a rollback goes to,
+"""The deploy role's decisions, made in Python: each host's note after each step, the stop rule,
+the tally and the revert set of a rollout, the refusal of a rollout some hosts could not join, the release a rollback goes to,
 each host's status row and the fleet's status report."""
 
 from __future__ import annotations
 
 import pytest
 
+from ansible.errors import AnsibleFilterError
+
 from ansible_collections.fragments.deploy.plugins.filter.rollback_target import rollback_target
+from ansible_collections.fragments.deploy.plugins.filter.rollout_note import rollout_note
 from ansible_collections.fragments.deploy.plugins.filter.rollout_refusal import rollout_refusal
 from ansible_collections.fragments.deploy.plugins.filter.rollout_tally import rollout_tally
 from ansible_collections.fragments.deploy.plugins.filter.status_report import status_report
 from ansible_collections.fragments.deploy.plugins.filter.status_row import status_row
 
 DIGEST, OTHER = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+
+
+def tallied(outcomes, lost=(), percent=0, previous=None, errors=None, **others):
+    """rollout_tally over the notes of hosts with these outcomes, previous digests and errors."""
+    notes = {host: {"outcome": outcome, "previous_digest": (previous or {}).get(host, ""),
+                    "error": (errors or {}).get(host, "")} for host, outcome in outcomes.items()}
+    return rollout_tally(notes, list(lost), percent, **others)
 
 
 @pytest.mark.parametrize(("outcomes", "lost", "percent", "stopped"), [
@@ -25,32 +35,32 @@ DIGEST, OTHER = "sha256:" + "a" * 64, "sha256:" + "b" * 64
     ({"a": "unchanged", "b": "reverted"}, [], 0, False),                # reverted is not a failure
 ])
 def test_the_rollout_stops_once_more_failed_than_allowed(outcomes, lost, percent, stopped):
-    assert rollout_tally(outcomes, lost, percent)["stopped"] is stopped
+    assert tallied(outcomes, lost, percent)["stopped"] is stopped
 
 
 def test_the_tally_names_each_kind_of_host_in_play_order():
-    tally = rollout_tally({"a": "updated", "b": "failed", "c": "reverted", "d": "", "e": "revert failed"}, ["f"], 0)
+    tally = tallied({"a": "updated", "b": "failed", "c": "reverted", "d": "", "e": "revert failed"}, ["f"], 0)
     assert tally.pop("message")
     assert tally == {"failed": ["b", "e", "f"], "lost": ["f"], "tried": ["a", "b", "c", "e"], "updated": ["a"],
                      "reverted": ["c"], "not_tried": ["d"], "stopped": True, "to_revert": []}
 
 
 def test_a_stopped_rollout_says_where_it_failed_and_why_what_went_back_and_what_was_not_tried():
-    tally = rollout_tally({"a": "reverted", "b": "failed", "c": "", "d": "revert failed"}, ["e"], 0,
-                          errors={"b": "gate: exited with code 3", "d": "no free port"},
-                          release={"digest": DIGEST, "tags": ["v2"]})
+    tally = tallied({"a": "reverted", "b": "failed", "c": "", "d": "revert failed"}, ["e"], 0,
+                    errors={"b": "gate: exited with code 3", "d": "no free port"},
+                    release={"digest": DIGEST, "tags": ["v2"]})
     assert tally["message"] == (
         "The rollout of %s stopped. Failed: b (gate: exited with code 3), d (no free port), e (out of reach). "
         "Put back on their previous version: a. Not tried: c." % DIGEST)
-    assert rollout_tally({"a": "failed"}, [], 0)["message"] == (
+    assert tallied({"a": "failed"}, [], 0)["message"] == (
         "The rollout stopped. Failed: a (failed). Put back on their previous version: none. Not tried: none.")
 
 
 def test_a_rollout_that_goes_on_says_where_the_release_runs():
     release = {"digest": DIGEST, "tags": ["v2", "abc123"]}
-    assert rollout_tally({"a": "updated", "b": "unchanged"}, [], 0, release=release)["message"] == (
+    assert tallied({"a": "updated", "b": "unchanged"}, [], 0, release=release)["message"] == (
         "%s (v2, abc123) runs on a, b; changed on 1 of 2." % DIGEST)
-    assert rollout_tally({"a": "updated", "b": "failed", "c": "updated"}, [], 50, release=release)["message"] == (
+    assert tallied({"a": "updated", "b": "failed", "c": "updated"}, [], 50, release=release)["message"] == (
         "%s (v2, abc123) runs on a, c; changed on 2 of 3, failed on b." % DIGEST)
 
 
@@ -66,18 +76,85 @@ def test_a_rollout_that_goes_on_says_where_the_release_runs():
     ({"a": "updated", "b": "failed", "c": "updated"}, {"a": "sha256:old", "b": "sha256:old"}, ["a", "b"]),
 ])
 def test_the_revert_set(outcomes, previous, to_revert):
-    assert rollout_tally(outcomes, [], 0, previous)["to_revert"] == to_revert
+    assert tallied(outcomes, [], 0, previous)["to_revert"] == to_revert
 
 
 def test_a_host_that_failed_after_its_switch_goes_back_though_the_rollout_goes_on():
-    tally = rollout_tally({"a": "failed", "b": "updated", "c": "", "d": ""}, [], 25, {"a": "sha256:old", "b": "sha256:old"})
+    tally = tallied({"a": "failed", "b": "updated", "c": "", "d": ""}, [], 25, {"a": "sha256:old", "b": "sha256:old"})
     assert not tally["stopped"] and tally["to_revert"] == ["a"]
 
 
 def test_nothing_goes_back_when_reverts_are_off():
-    tally = rollout_tally({"a": "updated", "b": "failed"}, [], 0, {"a": "sha256:old", "b": "sha256:old"},
-                          revert_on_failure=False)
+    tally = tallied({"a": "updated", "b": "failed"}, [], 0, {"a": "sha256:old", "b": "sha256:old"},
+                    revert_on_failure=False)
     assert tally["stopped"] and tally["to_revert"] == []
+
+
+PREPARED = {"acquired": True, "released": False, "up_to_date": False, "lock_path": "/var/lib/app/deploy.lock"}
+
+
+@pytest.mark.parametrize(("answer", "outcome", "lock_path"), [
+    (PREPARED, "", "/var/lib/app/deploy.lock"),                                        # to change: the lock is held
+    (dict(PREPARED, up_to_date=True, released=True), "unchanged", ""),                 # serves it already: given back
+    ({"acquired": False, "released": False, "lock_path": "/var/lib/app/deploy.lock"}, "", ""),  # someone else's
+])
+def test_what_a_prepared_host_notes(answer, outcome, lock_path):
+    note = rollout_note({}, "prepared", answer)
+    assert (note["outcome"], note["lock_path"], note["error"], note["converged"]) == (outcome, lock_path, "", False)
+
+
+def test_a_failure_is_noted_with_what_it_said_and_the_lock_it_left():
+    note = rollout_note(rollout_note({}, "start"), "prepare failed",
+                        failure={"msg": "  docker is not running \n", "lock_path": "/l"})
+    assert (note["outcome"], note["error"], note["lock_path"]) == ("failed", "docker is not running", "/l")
+    note = rollout_note({}, "converge failed", failure={}, failed_task="Install Docker")
+    assert (note["outcome"], note["error"]) == ("failed", "Install Docker: failed")
+
+
+@pytest.mark.parametrize(("answer", "outcome", "previous"), [
+    ({"outcome": "deployed", "previous_digest": OTHER}, "updated", OTHER),
+    ({"outcome": "unchanged", "previous_digest": OTHER}, "unchanged", OTHER),
+])
+def test_a_change_is_noted_updated_only_when_the_module_deployed(answer, outcome, previous):
+    assert rollout_note({"lock_path": "/l"}, "changed", answer) == {
+        "outcome": outcome, "error": "", "lock_path": "/l", "previous_digest": previous, "converged": False}
+
+
+@pytest.mark.parametrize(("answer", "previous"), [
+    ({"outcome": "deployed", "previous_digest": OTHER}, OTHER),  # switched, then not called healthy: goes back
+    ({"outcome": "refused", "previous_digest": OTHER}, ""),      # the gate refused it: the old one still serves
+    ({}, ""),                                                     # the module never answered
+])
+def test_a_failed_change_keeps_the_version_to_go_back_to_only_once_switched(answer, previous):
+    note = rollout_note({}, "change failed", answer, {"msg": "unhealthy"})
+    assert (note["outcome"], note["error"], note["previous_digest"]) == ("failed", "unhealthy", previous)
+
+
+def test_a_put_back_host_keeps_its_failure_and_says_where_it_went():
+    failed = rollout_note({}, "change failed", {"outcome": "deployed", "previous_digest": OTHER}, {"msg": "unhealthy"})
+    back = rollout_note(failed, "reverted")
+    assert (back["outcome"], back["previous_digest"]) == ("failed", "")
+    assert back["error"] == "unhealthy; put back on " + OTHER
+    updated = rollout_note({}, "changed", {"outcome": "deployed", "previous_digest": OTHER})
+    assert rollout_note(updated, "reverted")["outcome"] == "reverted"
+    assert rollout_note(updated, "reverted")["error"] == ""
+    lost = rollout_note(failed, "revert failed", failure={"msg": "no such image"})
+    assert (lost["outcome"], lost["error"]) == (
+        "revert failed", "unhealthy; putting back %s failed: no such image" % OTHER)
+
+
+def test_notes_feed_the_tally():
+    notes = {"a": rollout_note({}, "changed", {"outcome": "deployed", "previous_digest": OTHER}),
+             "b": rollout_note({}, "change failed", {"outcome": "refused"}, {"msg": "gate: exit 3"}),
+             "c": rollout_note({}, "start")}
+    tally = rollout_tally(notes, [], 0)
+    assert (tally["stopped"], tally["to_revert"], tally["not_tried"]) == (True, ["a"], ["c"])
+    assert "b (gate: exit 3)" in tally["message"]
+
+
+def test_an_unknown_step_is_refused():
+    with pytest.raises(AnsibleFilterError, match="not 'switched'"):
+        rollout_note({}, "switched")
 
 
 def info(digest=DIGEST, health="healthy", serving=True, proxy=True, lock=None):
