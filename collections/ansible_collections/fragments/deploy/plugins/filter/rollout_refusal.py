@@ -13,14 +13,15 @@ name: rollout_refusal
 short_description: Refuse a rollout some hosts could not join, naming them and what to do
 version_added: 0.5.0
 description:
-  - Takes each host's result of M(fragments.deploy.app_prepare) (C({}) where it has none) and the hosts
-    the play lost (out of reach). A rollout that starts without some of its hosts would leave the fleet
+  - Takes each host's note (filter P(fragments.deploy.rollout_note#filter), whose C(holder) is the other deploy
+    holding the host's lock, as M(fragments.deploy.app_prepare) found it), or that module's result itself (C({})
+    where there is none), and the hosts the play lost (out of reach). A rollout that starts without some of its hosts would leave the fleet
     split, so any such host refuses it.
   - The message names the hosts out of reach and how to leave one out, and the hosts another deploy holds,
     with each holder, since when and whether the lock is stale, and how to release it.
 options:
   _input:
-    description: "{host: app_prepare result}, in play order."
+    description: "{host: note or app_prepare result}, in play order."
     type: dict
     required: true
   lost:
@@ -41,8 +42,8 @@ options:
 EXAMPLES = r"""
 - name: Stop before any change when a host is out of reach or another deploy holds one
   ansible.builtin.fail:
-    msg: "{{ (results | fragments.deploy.rollout_refusal(lost_hosts)).message }}"
-  when: (results | fragments.deploy.rollout_refusal(lost_hosts)).message
+    msg: "{{ (notes | fragments.deploy.rollout_refusal(lost_hosts)).message }}"
+  when: (notes | fragments.deploy.rollout_refusal(lost_hosts)).message
 """
 
 RETURN = r"""

@@ -23,9 +23,11 @@ from ansible_collections.fragments.deploy.plugins.module_utils.app_host import D
 NOT_TRIED, UPDATED, FAILED, REVERTED, REVERT_FAILED = "", "updated", "failed", "reverted", "revert failed"
 OUTCOMES = (NOT_TRIED, UNCHANGED, UPDATED, FAILED, REVERTED, REVERT_FAILED)
 FAILURES = (FAILED, REVERT_FAILED)
-# What a rollout notes of each host: its outcome, what went wrong, the lock it holds there, the digest
-# it ran before this rollout switched it, and whether Docker and the proxy were converged.
-FRESH_NOTE = {"outcome": NOT_TRIED, "error": "", "lock_path": "", "previous_digest": "", "converged": False}
+# What a rollout notes of each host: its outcome, what went wrong, the lock it holds there (or who
+# else does), the digest it ran before this rollout switched it, and whether Docker and the proxy
+# are as configured.
+FRESH_NOTE = {"outcome": NOT_TRIED, "error": "", "lock_path": "", "holder": None, "previous_digest": "",
+              "converged": False}
 
 
 def batch_size(size, count):
@@ -98,7 +100,8 @@ def noted(note, step, result=None, failure=None, failed_task=""):
     if step == "prepared":
         # The call gives the lock back where the release serves already: nothing is left to do there.
         held = result.get("acquired") and not result.get("released")
-        note.update(lock_path=result.get("lock_path", "") if held else "",
+        note.update(lock_path=result.get("lock_path", "") if held else "", holder=result.get("holder"),
+                    converged=bool(result.get("converged")),
                     outcome=UNCHANGED if result.get("acquired") and result.get("up_to_date") else NOT_TRIED)
     elif step == "prepare failed":
         note.update(outcome=FAILED, error=reason(failure), lock_path=(failure or {}).get("lock_path") or "")

@@ -117,7 +117,8 @@ def test_a_failure_is_noted_with_what_it_said_and_the_lock_it_left():
 ])
 def test_a_change_is_noted_updated_only_when_the_module_deployed(answer, outcome, previous):
     assert rollout_note({"lock_path": "/l"}, "changed", answer) == {
-        "outcome": outcome, "error": "", "lock_path": "/l", "previous_digest": previous, "converged": False}
+        "outcome": outcome, "error": "", "lock_path": "/l", "holder": None, "previous_digest": previous,
+        "converged": False}
 
 
 @pytest.mark.parametrize(("answer", "previous"), [
@@ -150,6 +151,21 @@ def test_notes_feed_the_tally():
     tally = rollout_tally(notes, [], 0)
     assert (tally["stopped"], tally["to_revert"], tally["not_tried"]) == (True, ["a"], ["c"])
     assert "b (gate: exit 3)" in tally["message"]
+
+
+def test_notes_feed_the_refusal_of_hosts_another_deploy_holds():
+    holder = {"owner": "alice@laptop 2026-12-04T10:00:00Z 7", "since": "2026-12-04T10:00:00Z", "stale": False}
+    notes = {"a": rollout_note({}, "prepared", PREPARED),
+             "b": rollout_note({}, "prepared", {"acquired": False, "holder": holder, "lock_path": "/l"})}
+    assert (notes["a"]["holder"], notes["b"]["holder"], notes["b"]["lock_path"]) == (None, holder, "")
+    refusal = rollout_refusal(notes)
+    assert refusal["held"] == ["b"] and "alice@laptop" in refusal["message"]
+
+
+def test_a_prepared_host_notes_whether_docker_and_the_proxy_are_as_configured():
+    assert rollout_note({}, "prepared", dict(PREPARED, converged=True))["converged"] is True
+    assert rollout_note({}, "prepared", PREPARED)["converged"] is False
+    assert rollout_note(rollout_note({}, "prepared", PREPARED), "converged")["converged"] is True
 
 
 def test_an_unknown_step_is_refused():
