@@ -1,0 +1,87 @@
+"""The status behind a load balancer: module fleet_status reads the target group's health and
+the load balancer through the real AWS modules, from moto's server on 127.0.0.1, and asks the
+app at the address the load balancer is tagged with; a target group that does not exist is
+refused saying which."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from lab import ROOT, ansible_playbook
+
+DIGEST = "sha256:" + "c" * 64
+KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"status": "ok"}')
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield "http://127.0.0.1:%d" % server.server_address[1]
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def cloud(app_url):
+    """moto's server with one instance behind a load balancer tagged with the app's address."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    endpoint = "http://127.0.0.1:%d" % server.get_host_and_port()[1]
+    ec2, elb = (boto3.client(name, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                             aws_secret_access_key="testing") for name in ("ec2", "elbv2"))
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{n}.0/24", AvailabilityZone=f"us-east-1{zone}")
+               ["Subnet"]["SubnetId"] for n, zone in ((1, "a"), (2, "b"))]
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=subnets[0])["Instances"][0]["InstanceId"]
+    balancer = elb.create_load_balancer(Name="fragments-test", Subnets=subnets,
+                                        Tags=[{"Key": "fragments-deploy:url", "Value": app_url}])["LoadBalancers"][0]
+    group = elb.create_target_group(Name="fragments-test", Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0]
+    elb.create_listener(LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}])
+    elb.register_targets(TargetGroupArn=group["TargetGroupArn"], Targets=[{"Id": instance, "Port": 80}])
+    health = elb.describe_target_health(TargetGroupArn=group["TargetGroupArn"])["TargetHealthDescriptions"]
+    yield {"endpoint": endpoint, "instance": instance, "dns_name": balancer["DNSName"],
+           "health": health[0]["TargetHealth"]["State"]}
+    server.stop()
+
+
+def status(cloud, tmp_path, target_group):
+    report = tmp_path / "status.json"
+    extra = {"digest": DIGEST, "instance": cloud["instance"], "target_group": target_group, "report_file": str(report),
+             "aws_environment": {"AWS_ENDPOINT_URL": cloud["endpoint"], **KEYS}}
+    run = ansible_playbook("fleet_status_aws.yml", "-e", json.dumps(extra), inventories=["localhost,"],
+                           playbook_dir=ROOT / "tests/playbooks", timeout=120)
+    return run, report
+
+
+def test_the_target_health_and_the_load_balancer_come_from_aws(cloud, app_url, tmp_path):
+    run, report = status(cloud, tmp_path, "fragments-test")
+    assert run.returncode == 0, run.output
+    written = json.loads(report.read_text())
+    assert [(host["host"], host["instance"], host["target"], host["state"]) for host in written["hosts"]] == [
+        ("web-1", cloud["instance"], cloud["health"], "ok")]
+    assert written["load_balancer"] == cloud["dns_name"]
+    assert "LOAD BALANCER" in run.output and f"load balancer: {cloud['dns_name']} ({app_url})" in run.output
+    assert 'The load balancer answered 200: {"status": "ok"}' in run.output
+
+
+def test_a_target_group_that_does_not_exist_is_refused_saying_which(cloud, tmp_path):
+    run, report = status(cloud, tmp_path, "fragments-missing")
+    assert run.returncode != 0 and not report.exists()
+    assert "No target group fragments-missing in us-east-1: check deploy_target_group" in run.output, run.output
