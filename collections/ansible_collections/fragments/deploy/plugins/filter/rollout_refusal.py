@@ -15,8 +15,8 @@ version_added: 0.5.0
 description:
   - Takes each host's note (filter P(fragments.deploy.rollout_note#filter), whose C(holder) is the other deploy
     holding the host's lock, as M(fragments.deploy.app_prepare) found it), or that module's result itself (C({})
-    where there is none), and the hosts the play lost (out of reach). A rollout that starts without some of its hosts would leave the fleet
-    split, so any such host refuses it.
+    where there is none), and the hosts the play lost (out of reach). A rollout that starts without some of its
+    hosts would leave the fleet split, so any such host refuses it.
   - The message names the hosts out of reach and how to leave one out, and the hosts another deploy holds,
     with each holder, since when and whether the lock is stale, and how to release it.
 options:

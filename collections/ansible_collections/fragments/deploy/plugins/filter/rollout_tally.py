@@ -63,16 +63,16 @@ _value:
   type: dict
 """
 
-from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import FAILED, FAILURES, REVERTED, UPDATED
+from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import (
+    FAILED, FAILURES, REVERTED, UPDATED, whole_note)
 
 
 def rollout_tally(notes, lost=None, max_fail_percentage=0, release=None, revert_on_failure=True):
     lost = list(lost or [])
     release = release or {}
-    outcomes = dict((host, (note or {}).get("outcome") or "") for host, note in notes.items())
-    previous_digests = dict((host, (note or {}).get("previous_digest") or "") for host, note in notes.items())
-    errors = dict((host, (note or {}).get("error") or "") for host, note in notes.items())
-    hosts = list(outcomes) + [host for host in lost if host not in outcomes]
+    notes = dict((host, whole_note(note)) for host, note in notes.items())
+    outcomes = dict((host, note["outcome"]) for host, note in notes.items())
+    hosts = list(notes) + [host for host in lost if host not in notes]
     failed = [host for host in hosts if outcomes.get(host) in FAILURES or host in lost]
     tried = [host for host in hosts if outcomes.get(host)]
     updated = [host for host in hosts if outcomes.get(host) == UPDATED]
@@ -85,10 +85,10 @@ def rollout_tally(notes, lost=None, max_fail_percentage=0, release=None, revert_
         "reverted": [host for host in hosts if outcomes.get(host) == REVERTED],
         "not_tried": [host for host in hosts if host not in tried and host not in lost],
         "stopped": stopped,
-        "to_revert": [host for host in hosts if revert_on_failure and previous_digests.get(host) and (
-            outcomes.get(host) == FAILED or stopped and outcomes.get(host) == UPDATED)],
+        "to_revert": [host for host in notes if revert_on_failure and notes[host]["previous_digest"] and (
+            outcomes[host] == FAILED or stopped and outcomes[host] == UPDATED)],
     }
-    tally["message"] = message(tally, hosts, errors, release)
+    tally["message"] = message(tally, hosts, dict((host, note["error"]) for host, note in notes.items()), release)
     return tally
 
 

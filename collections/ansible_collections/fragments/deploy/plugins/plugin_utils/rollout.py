@@ -21,7 +21,6 @@ from ansible_collections.fragments.deploy.plugins.module_utils.app_host import D
 # not tried yet (""), already running the release or left as it was, changed to it, failed, put
 # back on its previous version, or failed to be put back.
 NOT_TRIED, UPDATED, FAILED, REVERTED, REVERT_FAILED = "", "updated", "failed", "reverted", "revert failed"
-OUTCOMES = (NOT_TRIED, UNCHANGED, UPDATED, FAILED, REVERTED, REVERT_FAILED)
 FAILURES = (FAILED, REVERT_FAILED)
 # What a rollout notes of each host: its outcome, what went wrong, the lock it holds there (or who
 # else does), the digest it ran before this rollout switched it, and whether Docker and the proxy
@@ -86,6 +85,11 @@ def lock_owner(user=None, host=None, when=None, nonce=None):
                             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when)), nonce)
 
 
+def whole_note(note):
+    """A copy of a host's note with every key, the missing ones empty."""
+    return dict(FRESH_NOTE, **(note or {}))
+
+
 def reason(failure):
     """What a failed task said, in one line."""
     return str((failure or {}).get("msg") or "failed").strip()
@@ -94,7 +98,7 @@ def reason(failure):
 def noted(note, step, result=None, failure=None, failed_task=""):
     """The host's note after `step` of the rollout (see filter rollout_note); the note given is not changed.
     `result` is what the step's module returned, `failure` what the failed task returned."""
-    note, result = dict(FRESH_NOTE, **(note or {})), result or {}
+    note, result = whole_note(note), result or {}
     if step == "start":
         return dict(FRESH_NOTE)
     if step == "prepared":
@@ -116,7 +120,8 @@ def noted(note, step, result=None, failure=None, failed_task=""):
         # Where the switch was made (a load balancer that did not call the new version healthy), the host
         # goes back once the batches are done; a failed gate or switch left the previous version serving.
         switched = result.get("outcome") == DEPLOYED
-        note.update(outcome=FAILED, error=reason(failure), previous_digest=result.get("previous_digest") or "" if switched else "")
+        note.update(outcome=FAILED, error=reason(failure),
+                    previous_digest=(result.get("previous_digest") or "") if switched else "")
     elif step == "reverted":
         back = note["previous_digest"]
         note.update(outcome=FAILED if note["outcome"] == FAILED else REVERTED, previous_digest="",
