@@ -71,7 +71,10 @@ def compile_cached(directory: str):
                 out.write(marshal.dumps(code))
             os.replace(partial, entry)  # whole or not at all, whoever else writes it
         except OSError:
-            pass
+            try:
+                os.unlink(partial)  # a full disk leaves no half-written file behind
+            except OSError:
+                pass
         return code
 
     return compile_source
