@@ -92,7 +92,7 @@ install_venv() {
     touch "$cache/.complete"
   fi
   touch "$cache"
-  install_bytecode_cache "$cache"
+  install_caches "$cache"
   if [[ $(readlink "$venv" 2>/dev/null) != "$cache" ]]; then
     rm -rf "$venv"
     ln -s "$cache" "$venv"
@@ -101,21 +101,23 @@ install_venv() {
   find "$cache_root" -mindepth 1 -maxdepth 1 -name 'venv-*' ! -path "$cache" -mtime +14 -exec rm -rf {} + 2>/dev/null || true
 }
 
-install_bytecode_cache() {
+install_caches() {
   # Ansible's module runs on the control node import from zips, which Python compiles on
-  # every run: scripts/fragments_bytecode_cache.py keeps the bytecode (its docstring says how).
-  local site
+  # every run: scripts/fragments_bytecode_cache.py keeps the bytecode. Every playbook run
+  # builds each module's payload again: scripts/fragments_ansiballz_cache.py keeps those.
+  # Their docstrings say how.
+  local site cache cached
   site=$("$1/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  cmp -s "$root_dir/scripts/fragments_bytecode_cache.py" "$site/fragments_bytecode_cache.py" ||
-    install -m 0644 "$root_dir/scripts/fragments_bytecode_cache.py" "$site/fragments_bytecode_cache.py"
-  # Its own bytecode even where PYTHONDONTWRITEBYTECODE is set: every Python of the venv loads it.
-  "$1/bin/python" -c 'import py_compile, sys; py_compile.compile(sys.argv[1], doraise=True)' "$site/fragments_bytecode_cache.py"
-  echo 'import fragments_bytecode_cache; fragments_bytecode_cache.install()' >"$site/fragments_bytecode_cache.pth"
-  # Bytecode of module_utils no run has read for a month (relatime notes a read once a day),
-  # in the directory the cache itself uses.
-  local cached
-  cached=$("$1/bin/python" -c 'import fragments_bytecode_cache as cache; print(cache.cache_dir())')
-  [[ -z $cached ]] || find "$cached" -type f -atime +30 -delete 2>/dev/null || true
+  for cache in fragments_bytecode_cache fragments_ansiballz_cache; do
+    cmp -s "$root_dir/scripts/$cache.py" "$site/$cache.py" || install -m 0644 "$root_dir/scripts/$cache.py" "$site/$cache.py"
+    # Its own bytecode even where PYTHONDONTWRITEBYTECODE is set: every Python of the venv loads it.
+    "$1/bin/python" -c 'import py_compile, sys; py_compile.compile(sys.argv[1], doraise=True)' "$site/$cache.py"
+    echo "import $cache; $cache.install()" >"$site/$cache.pth"
+    # Entries no run has read for a month (relatime notes a read once a day), in the
+    # directory the cache itself uses.
+    cached=$("$1/bin/python" -c "import $cache; print($cache.cache_dir())")
+    [[ -z $cached ]] || find "$cached" -type f -atime +30 -delete 2>/dev/null || true
+  done
 }
 
 install_collections() {
