@@ -24,18 +24,14 @@ import importlib.util
 import os
 import sys
 
-from fragments_bytecode_cache import usable
+from fragments_bytecode_cache import chosen_dir, usable, write_whole
 
 PATCHED = "ansible.executor.module_common"
 
 
 def cache_dir() -> str:
     """Where payloads are kept: FRAGMENTS_ANSIBALLZ_CACHE, else the user's cache; "" when off."""
-    chosen = os.environ.get("FRAGMENTS_ANSIBALLZ_CACHE", "")
-    if chosen == "off":
-        return ""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return chosen or os.path.join(base, "fragments-deploy", "ansiballz")
+    return chosen_dir("FRAGMENTS_ANSIBALLZ_CACHE", "ansiballz")
 
 
 def source_path(member: str) -> str | None:
@@ -78,19 +74,6 @@ def unchanged(files: dict[str, tuple[str, tuple[int, int] | None]]) -> bool:
     return all(source_path(member) == path and _stamp(path) == stamp for member, (path, stamp) in files.items())
 
 
-def _write(path: str, data: bytes) -> None:
-    partial = f"{path}.{os.getpid()}"
-    try:
-        with open(partial, "wb") as out:
-            out.write(data)
-        os.replace(partial, path)  # whole or not at all, whoever else writes it
-    except OSError:
-        try:
-            os.unlink(partial)
-        except OSError:
-            pass
-
-
 def keep(run_entry: str, store: str) -> None:
     """Copy the payload Ansible just wrote to its run's folder into the store, with its manifest."""
     import pickle  # pylint: disable=import-outside-toplevel
@@ -99,7 +82,7 @@ def keep(run_entry: str, store: str) -> None:
         data = built.read()
     files = manifest(pickle.loads(data).zip_data)
     os.makedirs(store, mode=0o700, exist_ok=True)
-    _write(os.path.join(store, os.path.basename(run_entry)), pickle.dumps((files, data)))
+    write_whole(os.path.join(store, os.path.basename(run_entry)), pickle.dumps((files, data)))
 
 
 def seed(module_fqn: str, run_cache: str, store: str) -> None:
@@ -118,7 +101,7 @@ def seed(module_fqn: str, run_cache: str, store: str) -> None:
             files, data = pickle.load(kept)
         if unchanged(files):
             os.makedirs(run_cache, exist_ok=True)
-            _write(target, data)
+            write_whole(target, data)
 
 
 def patch(module_common, directory: str) -> bool:

@@ -25,13 +25,18 @@ import zipimport
 _compile_without_cache = zipimport._compile_source  # pylint: disable=protected-access
 
 
-def cache_dir() -> str:
-    """Where compiled code is kept: FRAGMENTS_BYTECODE_CACHE, else the user's cache; "" when off."""
-    chosen = os.environ.get("FRAGMENTS_BYTECODE_CACHE", "")
+def chosen_dir(variable: str, leaf: str) -> str:
+    """A toolchain cache's directory: the environment's `variable`, else `leaf` in the user's cache; "" when off."""
+    chosen = os.environ.get(variable, "")
     if chosen == "off":
         return ""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return chosen or os.path.join(base, "fragments-deploy", "bytecode")
+    return chosen or os.path.join(base, "fragments-deploy", leaf)
+
+
+def cache_dir() -> str:
+    """Where compiled code is kept: FRAGMENTS_BYTECODE_CACHE, else the user's cache; "" when off."""
+    return chosen_dir("FRAGMENTS_BYTECODE_CACHE", "bytecode")
 
 
 def usable(path: str) -> bool:
@@ -65,19 +70,24 @@ def compile_cached(directory: str):
         except Exception:  # pylint: disable=broad-except  (absent or unreadable: compile it)
             pass
         code = _compile_without_cache(pathname, source)
-        partial = f"{entry}.{os.getpid()}"
-        try:
-            with open(partial, "wb") as out:
-                out.write(marshal.dumps(code))
-            os.replace(partial, entry)  # whole or not at all, whoever else writes it
-        except OSError:
-            try:
-                os.unlink(partial)  # a full disk leaves no half-written file behind
-            except OSError:
-                pass
+        write_whole(entry, marshal.dumps(code))
         return code
 
     return compile_source
+
+
+def write_whole(path: str, data: bytes) -> None:
+    """Write a cache entry whole or not at all, whoever else writes it; a failure leaves no partial file."""
+    partial = f"{path}.{os.getpid()}"
+    try:
+        with open(partial, "wb") as out:
+            out.write(data)
+        os.replace(partial, path)
+    except OSError:
+        try:
+            os.unlink(partial)  # a full disk leaves no half-written file behind
+        except OSError:
+            pass
 
 
 def install() -> bool:
