@@ -42,8 +42,9 @@ def cloud(app_url):
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     endpoint = "http://127.0.0.1:%d" % server.get_host_and_port()[1]
-    ec2, elb = (boto3.client(name, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                             aws_secret_access_key="testing") for name in ("ec2", "elbv2"))
+    ec2, elb = (boto3.client(name, endpoint_url=endpoint, region_name="us-east-1",
+                             aws_access_key_id=KEYS["AWS_ACCESS_KEY_ID"],
+                             aws_secret_access_key=KEYS["AWS_SECRET_ACCESS_KEY"]) for name in ("ec2", "elbv2"))
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
     subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{n}.0/24", AvailabilityZone=f"us-east-1{zone}")
                ["Subnet"]["SubnetId"] for n, zone in ((1, "a"), (2, "b"))]
