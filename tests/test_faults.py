@@ -277,8 +277,9 @@ def test_a_stopped_proxy_is_named_and_started_again(lab, app_images):
 
 
 def test_a_host_that_fails_in_the_docker_step_gets_its_lock_back(lab, app_images):
-    """A broken apt source on the host: Docker's converge fails there (its stamp removed so
-    that it runs). The host is named with the error, its lock is given back, the app serves on."""
+    """A broken apt source on the host and Docker's own repository asked for (docker-ce, not
+    installed, so apt must read its sources): Docker's converge fails there. The host is named
+    with the error, its lock is given back, the app serves on."""
     serving, new = next_switch(lab)
     stamp = "/var/lib/fragments-deploy/converged/docker_engine"
     saved = lab.on_host(f"cat {stamp}")[1]
@@ -287,11 +288,11 @@ def test_a_host_that_fails_in_the_docker_step_gets_its_lock_back(lab, app_images
                 " echo 'deb [broken' > /etc/apt/sources.list.d/broken.list; touch -d '3 hours ago' /var/lib/apt/lists")
     try:
         with RequestLoop(lab.app_urls()[0]) as loop:
-            run = deploy(lab, new)
+            run = deploy(lab, new, "-e", "docker_engine_source=docker")
         assert run.returncode != 0
         [host] = lab.hosts()
         output = flat(run.output)
-        assert f"Failed: {host['name']} (Refresh the apt package index" in output
+        assert f"Failed: {host['name']} (Install the tools that fetch Docker's signing key" in output
         assert "broken.list" in output
         assert loop.failures == [] and set(loop.versions) == {serving}
         assert lab.on_host(f"test -e {LOCK}")[0] == 1, "the failed host's lock was given back"
