@@ -93,10 +93,15 @@ if ! have_image "$base_python"; then
   say "made $base_python"
 fi
 
-labhost_hash=$(dockerfile_hash "$root_dir/images/labhost")
+# The lab host also takes the toolchain's bytecode cache (scripts/fragments_bytecode_cache.py):
+# its label holds both files' hashes, and it is built from a folder holding both.
+labhost_hash="$(dockerfile_hash "$root_dir/images/labhost")-$(sha256sum "$root_dir/scripts/fragments_bytecode_cache.py" | cut -c1-16)"
 if ! is_current "$base_labhost" "$labhost_hash"; then
+  context=$(mktemp -d)
+  cp "$root_dir/images/labhost/Dockerfile" "$root_dir/scripts/fragments_bytecode_cache.py" "$context/"
   build -t "$base_labhost" --label "fragments.base.dockerfile=$labhost_hash" \
-    --build-arg "BASE_IMAGE=$base_debian" "$root_dir/images/labhost"
+    --build-arg "BASE_IMAGE=$base_debian" "$context"
+  rm -rf "$context"
   say "made $base_labhost"
 fi
 
