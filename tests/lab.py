@@ -149,8 +149,9 @@ class Lab:
     registry_port: int = 15443
     moto_port: int = 15500
     # Hosts that ship Docker and nginx, as a baked cloud image: the roles converge them without
-    # installing. The fleet's lab keeps bare hosts, so that one e2e flow installs both.
+    # installing. The fleet's lab makes its first host bare, so that one e2e flow installs both.
     host_image: str = "fragments-base/labhost-docker:bookworm"
+    first_host_image: str = ""
     # More inventory sources after the lab's (e.g. variables for every run).
     extra_inventories: list[str] = field(default_factory=list)
     # The hosts as the inventory last saw them: asking again costs an ansible-inventory run
@@ -165,7 +166,7 @@ class Lab:
     def extra_vars(self) -> list[str]:
         return ["-e", json.dumps({
             "lab_name": self.name, "lab_registry_port": self.registry_port, "lab_moto_port": self.moto_port,
-            "lab_host_image": self.host_image})]
+            "lab_host_image": self.host_image, "lab_first_host_image": self.first_host_image})]
 
     @property
     def inventories(self) -> list[str]:

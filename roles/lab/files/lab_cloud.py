@@ -49,6 +49,8 @@ class LabHosts:
         self.config = config
         self.client = docker.from_env()
         self.lock = threading.Lock()
+        # The lab's first instance that names no image boots from this one, if the lab gives it.
+        self.first_image = config.get("first_image") or None
 
     def name(self, instance_id: str) -> str:
         return f"{self.config['lab_name']}-{instance_id}"
@@ -61,11 +63,18 @@ class LabHosts:
         (e.g. `docker`: Docker and nginx installed, as a baked AMI)."""
         name = tags.get("lab:image")
         if name is None:
-            return self.config["image"]
+            return None  # the lab's: untagged_image(), once the instance exists
         if name not in self.config["images"]:
             raise EC2ClientError("InvalidParameterValue", f"lab:image {name!r} is not one of the lab's images: "
                                  f"{', '.join(sorted(self.config['images']))}")
         return self.config["images"][name]
+
+    def untagged_image(self) -> str:
+        """The image of an instance whose tags name none: the lab's first image for the
+        first such instance (test_fleet: one bare host, the rest baked), then the lab's."""
+        with self.lock:
+            image, self.first_image = self.first_image or self.config["image"], None
+        return image
 
     def boot(self, instance_id: str, image: str | None = None) -> dict[str, str]:
         """Start the instance's lab host, creating it the first time (from `image`, else the
@@ -163,7 +172,7 @@ def install(hosts: LabHosts) -> None:
         image = hosts.image(kwargs.get("tags", {}).get("instance", {}))
         reservation = run_instances(self, *args, **kwargs)
         for instance in reservation.instances:
-            self.create_tags([instance.id], hosts.boot(instance.id, image))
+            self.create_tags([instance.id], hosts.boot(instance.id, image or hosts.untagged_image()))
         return reservation
 
     def start(self, instance_ids):
