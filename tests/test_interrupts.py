@@ -1,7 +1,7 @@
 """The host's step of a change (fragments.deploy.app_deploy) killed at each of its points,
 through the module's fault seam, under a 20 ms request loop: the host answers at once from a
-healthy version, the next deploy converges with nothing left behind, and after a reboot the
-app answers again with no deploy. The lab and its helpers are test_faults.py's."""
+healthy version and the next deploy converges with nothing left behind; after the last one, a
+reboot finds the app answering again with no deploy. The lab and its helpers are test_faults.py's."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def serving_state(lab: Lab) -> dict:
 def test_a_change_killed_at_each_step_keeps_serving_and_the_next_run_converges(lab, app_images, step):
     """The host's process (app_deploy) dies at `step` of a change (the module's fault seam): the
     host answers 200 from a healthy version at once; the next deploy converges with nothing
-    left behind; after a reboot the app answers again with no deploy."""
+    left behind, the same state whatever the step (so one reboot, below, covers them all)."""
     old, new = next_switch(lab)
     url = lab.app_urls()[0]
     lab.on_host(f"echo {step} > {STATE}/{FAULT_FILE}")
@@ -58,5 +58,12 @@ def test_a_change_killed_at_each_step_keeps_serving_and_the_next_run_converges(l
     assert state["upstream"] == state["port"] and state["restart"] == "unless-stopped", state
     assert state["loaded"] == f"127.0.0.1:{state['port']}", state
     assert lab.on_host(f"test -e {LOCK}")[0] == 1
+
+
+def test_after_the_interrupted_changes_a_reboot_serves_with_no_deploy(lab):
+    """The host as the converging deploys above left it (the same state after every step)
+    comes back from a reboot serving the same version, with no deploy."""
+    before = version(lab)
     lab.reboot()
-    wait_for(lambda: version(lab) == new, "the app to answer after a reboot, with no deploy", timeout=60)
+    wait_for(lambda: version(lab) == before, "the app to answer after a reboot, with no deploy", timeout=60)
+    assert serving_state(lab)["restart"] == "unless-stopped"
