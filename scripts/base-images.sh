@@ -98,10 +98,12 @@ fi
 labhost_hash="$(dockerfile_hash "$root_dir/images/labhost")-$(sha256sum "$root_dir/scripts/fragments_bytecode_cache.py" | cut -c1-16)"
 if ! is_current "$base_labhost" "$labhost_hash"; then
   context=$(mktemp -d)
+  trap 'rm -rf "$context"' EXIT  # also when the build fails (set -e ends the script there)
   cp "$root_dir/images/labhost/Dockerfile" "$root_dir/scripts/fragments_bytecode_cache.py" "$context/"
   build -t "$base_labhost" --label "fragments.base.dockerfile=$labhost_hash" \
     --build-arg "BASE_IMAGE=$base_debian" "$context"
   rm -rf "$context"
+  trap - EXIT
   say "made $base_labhost"
 fi
 
