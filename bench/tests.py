@@ -2,14 +2,16 @@
 docs/benchmarks/tests.md (notes by hand below the marker are kept).
 
     (export FRAGMENTS_TEST_PLAYS=/tmp/plays.jsonl; time bash .ci/run) 2>&1 | tee /tmp/test.log
-    .venv/bin/python bench/tests.py /tmp/test.log [--plays /tmp/plays.jsonl] [--label "after, fresh clone"]
+    .venv/bin/python bench/tests.py /tmp/test.log [--plays /tmp/plays.jsonl] [--parts /tmp/parts.json]
+        [--label "after, fresh clone"]
 
 It reads the lines scripts/test.sh prints: each stage's seconds and the whole machine's CPU
 seconds during it, each Molecule scenario's seconds and CPU, pytest's --durations=0 lines of
 the e2e stage (set-up, call and tear-down of each test, summed per file), and the `real`
 line of `time` for the whole run. With --plays, the e2e tests' playbook runs (one JSON line
 each, written by tests/lab.py when FRAGMENTS_TEST_PLAYS names a file): count, wall and CPU
-per test file and per playbook.
+per test file and per playbook. With --parts, the CPU of each stage by part, from
+bench/cpu_parts.py run around the same command.
 """
 
 from __future__ import annotations
@@ -88,6 +90,20 @@ def scenarios_section(scenarios: dict) -> list[str]:
     ]
 
 
+def parts_section(parts: dict) -> list[str]:
+    """The CPU of each stage by part (bench/cpu_parts.py's JSON), one column per stage."""
+    stages = [stage for stage in parts if stage != "set-up" or parts[stage]["machine"] >= 1]
+    names = sorted({name for stage in stages for name in parts[stage]["parts"]},
+                   key=lambda name: -sum(parts[stage]["parts"].get(name, 0) for stage in stages))
+    return [
+        "## Where the CPU goes (CPU seconds by part, read every second by bench/cpu_parts.py)", "",
+        "| part | " + " | ".join(stages) + " |", "| --- |" + " --- |" * len(stages),
+        *(f"| {name} | " + " | ".join(f"{parts[stage]['parts'].get(name, 0):.0f}" for stage in stages) + " |"
+          for name in names),
+        "| **the whole machine** | " + " | ".join(f"**{parts[stage]['machine']:.0f}**" for stage in stages) + " |", "",
+    ]
+
+
 def page(figures: dict, label: str) -> str:
     lines = [
         "# Test command time", "",
@@ -107,6 +123,7 @@ def page(figures: dict, label: str) -> str:
         "## Slowest end-to-end tests", "", "| test | seconds |", "| --- | --- |",
         *(f"| {name} | {seconds:.1f} |" for name, seconds in figures["tests"]), "",
         *(plays_section(figures["plays"]) if figures.get("plays") else []),
+        *(parts_section(figures["parts"]) if figures.get("parts") else []),
     ]
     return "\n".join(lines)
 
@@ -115,11 +132,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("log", type=Path)
     parser.add_argument("--plays", type=Path, help="the FRAGMENTS_TEST_PLAYS file of the same run")
+    parser.add_argument("--parts", type=Path, help="bench/cpu_parts.py's JSON of the same run")
     parser.add_argument("--label", default="From a fresh clone, daemon running")
     args = parser.parse_args()
     figures = read(args.log.read_text(errors="replace"))
     if args.plays:
         figures["plays"] = read_plays(args.plays)
+    if args.parts:
+        figures["parts"] = json.loads(args.parts.read_text())
     if not figures["stages"]:
         raise SystemExit(f"{args.log} holds no '=== STAGE passed in Ns ===' line: is it a log of scripts/test.sh?")
     publish("tests.md", page(figures, args.label))
