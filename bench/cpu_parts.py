@@ -70,7 +70,7 @@ def process_part(comm: str, cmdline: str) -> str:
         return "molecule"
     if "lab_cloud.py" in cmdline or "moto" in cmdline:
         return "moto (the lab's cloud)"
-    if "pytest" in cmdline:
+    if "pytest" in cmdline or "exec(eval(sys.stdin.readline()))" in cmdline:  # pytest-xdist's workers (execnet)
         return "pytest (tests, their loops and clients)"
     if comm in ("dockerd", "containerd", "docker-proxy", "containerd-shim", "containerd-shim-runc-v2", "runc"):
         return "outer " + comm.split("-shim")[0]
@@ -78,7 +78,7 @@ def process_part(comm: str, cmdline: str) -> str:
         return "docker CLI (builds, pushes)"
     if comm == "process_api":
         return "the sandbox (process_api)"
-    return "other processes"
+    return "other processes (shells, tools, and short-lived children of them)"
 
 
 def read_stat(pid: str) -> tuple[str, int, int, int] | None:
@@ -159,7 +159,9 @@ class Sampler:
                 # All its ticks are new (the first read, before the command starts, is thrown away).
                 own = children = 0
                 part = process_part(stat[0], read_cmdline(pid))
-            new_children = stat[3] - children
+            # A container's processes are counted with its cgroup, the shim that reaps its first
+            # process (with all it reaped) is not told apart: none of a shim's children count.
+            new_children = 0 if stat[0].startswith("containerd-shim") else stat[3] - children
             counted = min(self.credit.get(pid, 0), new_children)
             if counted:
                 self.credit[pid] -= counted
