@@ -97,7 +97,9 @@ def parts_section(parts: dict) -> list[str]:
                    key=lambda name: -sum(parts[stage]["parts"].get(name, 0) for stage in stages))
     return [
         "## Where the CPU goes (CPU seconds by part, read every second by bench/cpu_parts.py)", "",
-        "| part | " + " | ".join(stages) + " |", "| --- |" + " --- |" * len(stages),
+        # Lint and unit print their lines when both have ended: their CPU is in set-up's column.
+        "| part | " + " | ".join("set-up, lint and unit" if stage == "set-up" else stage for stage in stages) + " |",
+        "| --- |" + " --- |" * len(stages),
         *(f"| {name} | " + " | ".join(f"{parts[stage]['parts'].get(name, 0):.0f}" for stage in stages) + " |"
           for name in names),
         "| **the whole machine** | " + " | ".join(f"**{parts[stage]['machine']:.0f}**" for stage in stages) + " |", "",
@@ -108,7 +110,8 @@ def page(figures: dict, label: str) -> str:
     lines = [
         "# Test command time", "",
         f"{measured()}. {label}. Written from the log of one run of `bash .ci/run` by:", "",
-        "    .venv/bin/python bench/tests.py LOG --plays CLONE/.lab/test-plays.jsonl", "",
+        "    .venv/bin/python bench/tests.py LOG --plays CLONE/.lab/test-plays.jsonl"
+        + (" --parts PARTS.json" if figures.get("parts") else ""), "",
         f"Whole run: **{minutes(figures['wall'])}**." if figures["wall"] else "Whole run: not timed.", "",
         "## Stages (lint and unit side by side, then Molecule, then end to end)", "",
         "The machine's CPU: busy CPU seconds of the whole machine during the stage, of the most its cores "
