@@ -139,19 +139,20 @@ class Sampler:
             self.add(container_part(entry.name, self.names), (usage - before) / 1e9)
         seen = {}
         pids = [p for p in os.listdir("/proc") if p.isdigit()]
-        self.contained &= set(pids)
-        self.credit_ended(set(pids))
+        alive = set(pids)
+        self.contained &= alive
+        # Those gone since the last read, before their parents' children's ticks are read.
+        self.credit_ended(alive)
         for pid in pids:
             if pid in self.contained:
                 continue
             stat = read_stat(pid)
             if stat is None:
                 continue
-            if pid in self.procs and self.procs[pid][4] == stat[0]:
-                _ppid, own, children, part, _comm = self.procs[pid]
-            elif pid in self.procs:  # it ran another program (exec): what it is now
-                _ppid, own, children, _part, _comm = self.procs[pid]
-                part = process_part(stat[0], read_cmdline(pid))
+            if pid in self.procs:
+                _ppid, own, children, part, comm = self.procs[pid]
+                if comm != stat[0]:  # it ran another program (exec): what it is now
+                    part = process_part(stat[0], read_cmdline(pid))
             else:
                 if in_container(pid):  # counted with its cgroup
                     self.contained.add(pid)
@@ -167,6 +168,7 @@ class Sampler:
                 self.credit[pid] -= counted
             self.add(part, (stat[2] - own + new_children - counted) / TICK)
             seen[pid] = (stat[1], stat[2], stat[3], part, stat[0])
+        # Those that ended during this read.
         self.procs = {**{pid: p for pid, p in self.procs.items() if pid not in seen}, **seen}
         self.credit_ended(set(seen))
         busy = machine_busy()

@@ -241,6 +241,11 @@ class Lab:
             [host] = self.hosts()
         self.aws("ec2").reboot_instances(InstanceIds=[host["instance_id"]])
 
+    def host_containers(self) -> list:
+        """The containers standing in for this lab's instances, running or not (roles/lab's labels)."""
+        return docker.from_env().containers.list(
+            all=True, filters={"label": [f"fragments.lab={self.name}", "fragments.lab.instance"]})
+
     def forget_image(self, digest: str, *containers: str) -> None:
         """Remove these containers and the tests' app image of this digest from the only
         host, so that the next deploy of it must log in and pull."""

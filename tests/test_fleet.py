@@ -91,8 +91,7 @@ def test_site_releases_provisions_deploys_and_shows_status(fleet):
     assert running_digests(fleet) == {record(fleet)["current"]["digest"]}
     assert "2 of 2 hosts run it healthy" in flat(run.output)
     # One of them started bare: the run installed Docker and nginx there.
-    started_from = sorted(c.attrs["Config"]["Image"] for c in docker.from_env().containers.list(
-        filters={"label": [f"fragments.lab={fleet.name}", "fragments.lab.instance"]}))
+    started_from = sorted(c.attrs["Config"]["Image"] for c in fleet.host_containers())
     assert started_from == ["fragments-base/labhost-docker:bookworm", "fragments-base/labhost:bookworm"]
     # One address for the fleet: status shows the load balancer and asks through it.
     balancer = fleet.load_balancer()

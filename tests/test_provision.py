@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import boto3
-import docker
 import pytest
 
 from lab import Lab
@@ -56,9 +55,7 @@ def ours(ec2) -> dict[str, list]:
 
 
 def lab_host_containers(lab) -> dict[str, str]:
-    found = docker.from_env().containers.list(all=True, filters={"label": ["fragments.lab.instance",
-                                                                           f"fragments.lab={lab.name}"]})
-    return {c.labels["fragments.lab.instance"]: c.status for c in found}
+    return {c.labels["fragments.lab.instance"]: c.status for c in lab.host_containers()}
 
 
 BAD_INPUTS = [

@@ -59,11 +59,11 @@ class LabHosts:
         return {self.config["label"]: self.config["lab_name"], self.config["instance_label"]: instance_id}
 
     def image(self, tags: dict[str, str]) -> str:
-        """The lab host image for an instance: the lab's, or the one its lab:image tag names
-        (e.g. `docker`: Docker and nginx installed, as a baked AMI)."""
+        """The lab host image an instance's lab:image tag names (e.g. `docker`: Docker and
+        nginx installed, as a baked AMI); None when it names none (untagged_image() then)."""
         name = tags.get("lab:image")
         if name is None:
-            return None  # the lab's: untagged_image(), once the instance exists
+            return None
         if name not in self.config["images"]:
             raise EC2ClientError("InvalidParameterValue", f"lab:image {name!r} is not one of the lab's images: "
                                  f"{', '.join(sorted(self.config['images']))}")
