@@ -3,17 +3,21 @@ on the lab, and the lab taken down: test_fleet.py.)"""
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 import ssl
+import subprocess
+import sys
 import urllib.error
 import urllib.request
-import base64
 
 import boto3
 import botocore.exceptions
 import docker
 import pytest
 
-from lab import Lab, ansible_playbook
+from lab import ROOT, Lab, ansible_playbook
 
 pytestmark = pytest.mark.e2e
 LABEL = "fragments.lab"
@@ -103,3 +107,62 @@ def test_moto_is_the_aws_endpoint(lab):
     assert any(r["RegionName"] == "us-east-1" for r in ec2.describe_regions()["Regions"])
     env = (lab.state_dir / "env.sh").read_text()
     assert f"AWS_ENDPOINT_URL=http://127.0.0.1:{lab.moto_port}" in env
+
+
+LAB_FILES = ROOT / "roles" / "lab" / "files"
+
+
+def _lab_cloud(*args: str, code: str = "") -> subprocess.CompletedProcess:
+    """lab_cloud.py run as the lab starts it (its arguments), or `code` run beside it."""
+    command = [sys.executable, "-c", code] if code else [sys.executable, str(LAB_FILES / "lab_cloud.py"), *args]
+    return subprocess.run(command, cwd=LAB_FILES, capture_output=True, text=True, timeout=60, check=False,
+                          env={**os.environ, "PYTHONPATH": str(LAB_FILES)})
+
+
+def test_a_cloud_started_again_removes_the_stand_ins_of_the_earlier_one():
+    """moto forgets everything when it stops: the lab hosts and load balancers of its earlier
+    life go with it, not the registry and nothing of another lab."""
+    client = docker.from_env()
+    lab, other = "fragments-e2e-earlier", "fragments-e2e-other"
+    config = {"lab_name": lab, "label": LABEL, "instance_label": f"{LABEL}.instance"}
+
+    def stand_in(name: str, labels: dict[str, str]) -> None:
+        client.containers.run("fragments-base/debian:bookworm", ["sleep", "600"], name=name, labels=labels,
+                              detach=True, auto_remove=False)
+
+    host_labels = {LABEL: lab, f"{LABEL}.instance": "i-0123"}
+    kept = [f"{lab}-registry", f"{other}-i-0456", f"{other}-lb-web"]
+    try:
+        stand_in(f"{lab}-i-0123", host_labels)
+        client.volumes.create(f"{lab}-i-0123-docker", labels=host_labels)
+        stand_in(f"{lab}-lb-web", {LABEL: lab})
+        stand_in(kept[0], {LABEL: lab})
+        stand_in(kept[1], {LABEL: other, f"{LABEL}.instance": "i-0456"})
+        stand_in(kept[2], {LABEL: other})
+        run = _lab_cloud(code=f"import lab_cloud; print(sorted(lab_cloud.remove_earlier_cloud({config!r})))")
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.strip() == str(sorted([f"{lab}-i-0123", f"{lab}-i-0123-docker", f"{lab}-lb-web"]))
+        left = {c.name for c in client.containers.list(all=True) if c.name.startswith((lab, other))}
+        assert left == set(kept)
+        assert not client.volumes.list(filters={"label": f"{LABEL}={lab}"})
+    finally:
+        for name in [f"{lab}-i-0123", f"{lab}-lb-web", *kept]:
+            try:
+                client.containers.get(name).remove(force=True)
+            except docker.errors.NotFound:
+                pass
+        for volume in client.volumes.list(filters={"label": f"{LABEL}={lab}"}):
+            volume.remove(force=True)
+
+
+def test_a_cloud_refuses_a_taken_port_before_it_removes_anything(lab, tmp_path):
+    """A second cloud on the lab's port (the first one slow to answer) must not take the
+    first one's hosts for an earlier life's: it stops at once and the host still runs."""
+    config = tmp_path / "cloud.json"
+    config.write_text(json.dumps({"lab_name": lab.name, "label": LABEL, "instance_label": f"{LABEL}.instance",
+                                  "bind_address": "127.0.0.1", "keys_address": "172.16.0.1"}))
+    run = _lab_cloud("--config", str(config), "-H", "127.0.0.1", "-p", str(lab.moto_port))
+    assert run.returncode != 0
+    assert f"127.0.0.1:{lab.moto_port} is taken" in run.stderr
+    [host] = lab.hosts()
+    assert docker.from_env().containers.get(host["container"]).status == "running"

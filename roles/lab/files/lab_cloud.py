@@ -152,6 +152,37 @@ class LabHosts:
                 pass
 
 
+def remove_earlier_cloud(config: dict) -> list[str]:
+    """Remove the lab hosts and load balancers of this lab's earlier cloud; return their names.
+
+    moto keeps its state in memory, so a cloud started again (the machine rebooted, the
+    process killed) knows no instance or load balancer: what stood in for them would serve
+    on, unknown to the API and to teardown, and hold the ports the lab's first load balancer
+    takes. The registry and other labs are left alone."""
+    client = docker.from_env()
+    lab, balancers = config["lab_name"], f"{config['lab_name']}-lb-"
+    removed = []
+    for container in client.containers.list(all=True, filters={"label": f"{config['label']}={lab}"}):
+        if config["instance_label"] in container.labels or container.name.startswith(balancers):
+            container.remove(force=True)
+            removed.append(container.name)
+    for volume in client.volumes.list(filters={"label": [f"{config['label']}={lab}", config["instance_label"]]}):
+        volume.remove(force=True)
+        removed.append(volume.name)
+    return removed
+
+
+def refuse_a_taken_port(host: str, port: int) -> None:
+    """Stop before touching anything when the port is taken (the cloud runs still, slow to
+    answer): the hosts it knows must not be removed as an earlier cloud's."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise SystemExit(f"{host}:{port} is taken ({error.strerror}): is the lab's cloud running already?")
+
+
 def free_port(address: str) -> int:
     """A port nothing listens on at `address` now (the kernel's choice)."""
     with socket.socket() as probe:
@@ -278,6 +309,11 @@ def main() -> None:
         raise SystemExit(f"the lab serves keys only on its own network's gateway, not {keys}")
     # The cloud's API on loopback stands in for AWS's HTTPS endpoints: a TLS-only bucket
     # policy lets its calls through (molecule/data_tier checks the policy over real TLS).
+    refuse_a_taken_port(args.host, args.port)
+    removed = remove_earlier_cloud(config)
+    if removed:
+        print(f"removed what stood in for the earlier cloud's instances and load balancers: {', '.join(removed)}",
+              flush=True)
     moto_server.install(secure_transport=True)
     install(LabHosts(config))
     lab_lb.install(lab_lb.LabLoadBalancers(config))
