@@ -131,6 +131,16 @@ def refusals(role: str, cases: list[dict], workdir: Path, tasks_from: str | None
     return ["(no answer)" if text is None else flat(text) for text in said], run
 
 
+def remove_local_tags(prefix: str) -> None:
+    """Untag the images of the control node's engine whose names start with `prefix` (a
+    registry's address): tags the tests' releases made, which would pile up run after run."""
+    client = docker.from_env()
+    for image in client.images.list():
+        for tag in image.tags:
+            if tag.startswith(prefix):
+                client.images.remove(tag, force=True)  # a tag only: the image stays while a container uses it
+
+
 def flat(output: str) -> str:
     """Playbook output with YAML line folding undone, for matching messages."""
     return " ".join(output.split())
@@ -185,7 +195,10 @@ class Lab:
 
     def down(self) -> Run:
         self.forget_hosts()
-        return ansible_playbook("lab_down.yml", *self.extra_vars)
+        run = ansible_playbook("lab_down.yml", *self.extra_vars)
+        # The releases' tags on the control node's engine name a registry that is gone now.
+        remove_local_tags(f"127.0.0.1:{self.registry_port}/")
+        return run
 
     def play(self, playbook: str, *args: str, **kwargs) -> Run:
         if playbook in FLEET_CHANGING:

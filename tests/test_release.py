@@ -9,7 +9,7 @@ import subprocess
 import docker
 import pytest
 
-from lab import ROOT, ansible_playbook
+from lab import ROOT, ansible_playbook, remove_local_tags
 from token_registry import TokenServer, run_token_registry
 
 pytestmark = pytest.mark.e2e
@@ -161,6 +161,7 @@ def test_wrong_password_records_nothing_and_stays_secret(lab, release):
 
 def test_registry_down_records_nothing(lab, release):
     run = release(release_registry="127.0.0.1:1")
+    remove_local_tags("127.0.0.1:1/")
     assert run.returncode != 0
     assert "127.0.0.1:1" in run.output
     assert not release.record_file.exists()
