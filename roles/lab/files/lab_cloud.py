@@ -307,13 +307,13 @@ def main() -> None:
     keys = ipaddress.ip_address(config["keys_address"])
     if not keys.is_private or keys.is_unspecified:
         raise SystemExit(f"the lab serves keys only on its own network's gateway, not {keys}")
-    # The cloud's API on loopback stands in for AWS's HTTPS endpoints: a TLS-only bucket
-    # policy lets its calls through (molecule/data_tier checks the policy over real TLS).
     refuse_a_taken_port(args.host, args.port)
     removed = remove_earlier_cloud(config)
     if removed:
         print(f"removed what stood in for the earlier cloud's instances and load balancers: {', '.join(removed)}",
               flush=True)
+    # The cloud's API on loopback stands in for AWS's HTTPS endpoints: a TLS-only bucket
+    # policy lets its calls through (molecule/data_tier checks the policy over real TLS).
     moto_server.install(secure_transport=True)
     install(LabHosts(config))
     lab_lb.install(lab_lb.LabLoadBalancers(config))
