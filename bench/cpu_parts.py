@@ -9,10 +9,12 @@ Runs the command, passes its output through, and every second reads:
   the containers that run inside lab hosts (the apps: their engines are not the outer one, so
   Docker does not know their names);
 - every other process's CPU from /proc, by what it is (ansible-playbook with its workers and
-  the modules they run here, moto, pytest, dockerd...). A process that ends between two reads
-  is counted in the parent that reaps it (its children's times), as the kernel adds it there;
+  the modules they run here, moto, pytest, dockerd, kernel threads...); one whose command
+  line says nothing (a module's `python3` fed on stdin, a `sh -c`) counts with its parent.
+  A process that ends between two reads is counted in the parent that reaps it (its
+  children's times), as the kernel adds it there;
 - the whole machine's busy time (/proc/stat), so that what no process or cgroup shows
-  (interrupts, kernel threads, the sandbox) is the rest.
+  (interrupts, the sandbox) is the rest.
 The stage is the last `=== NAME ===` line the command printed (scripts/test.sh's). Reading
 costs about 1 % of a core.
 """
@@ -34,6 +36,8 @@ CGROUPS = Path("/sys/fs/cgroup/cpuacct/docker")
 CONTAINERS = Path("/var/lib/docker/containers")
 TICK = os.sysconf("SC_CLK_TCK")
 STAGE = re.compile(r"^=== (\w+) ===$")
+OTHER = "other processes (shells, tools, and short-lived children of them)"
+KERNEL = "kernel threads"
 
 
 def container_part(container_id: str, names: dict[str, str]) -> str:
@@ -78,7 +82,7 @@ def process_part(comm: str, cmdline: str) -> str:
         return "docker CLI (builds, pushes)"
     if comm == "process_api":
         return "the sandbox (process_api)"
-    return "other processes (shells, tools, and short-lived children of them)"
+    return OTHER
 
 
 def read_stat(pid: str) -> tuple[str, int, int, int] | None:
@@ -152,14 +156,14 @@ class Sampler:
             if pid in self.procs:
                 _ppid, own, children, part, comm = self.procs[pid]
                 if comm != stat[0]:  # it ran another program (exec): what it is now
-                    part = process_part(stat[0], read_cmdline(pid))
+                    part = self.part(pid, stat, seen)
             else:
                 if in_container(pid):  # counted with its cgroup
                     self.contained.add(pid)
                     continue
                 # All its ticks are new (the first read, before the command starts, is thrown away).
                 own = children = 0
-                part = process_part(stat[0], read_cmdline(pid))
+                part = self.part(pid, stat, seen)
             # A container's processes are counted with its cgroup, the shim that reaps its first
             # process (with all it reaped) is not told apart: none of a shim's children count.
             new_children = 0 if stat[0].startswith("containerd-shim") else stat[3] - children
@@ -174,6 +178,20 @@ class Sampler:
         busy = machine_busy()
         self.machine[self.stage] += busy - self.busy
         self.busy = busy
+
+    def part(self, pid: str, stat: tuple[str, int, int, int], seen: dict) -> str:
+        """A process's part: kernel threads apart; one its command line does not place (a
+        module's `python3` fed on stdin, a `sh -c`) takes its parent's, so that the modules
+        an ansible-playbook runs count with it, whichever read sees them."""
+        comm, ppid = stat[0], stat[1]
+        if ppid == 2 or (ppid == 0 and comm == "kthreadd"):
+            return KERNEL
+        part = process_part(comm, read_cmdline(pid))
+        if part == OTHER and ppid > 1:  # not one init adopted: its parent is gone
+            parent = seen.get(str(ppid)) or self.procs.get(str(ppid))
+            if parent:
+                return parent[3]
+        return part
 
     def credit_ended(self, alive: set[str]) -> None:
         """A process that ended: what was counted of it will be in its parent's children's
