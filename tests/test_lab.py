@@ -128,7 +128,7 @@ def test_a_cloud_started_again_removes_the_stand_ins_of_the_earlier_one():
 
     def stand_in(name: str, labels: dict[str, str]) -> None:
         client.containers.run("fragments-base/debian:bookworm", ["sleep", "600"], name=name, labels=labels,
-                              detach=True, auto_remove=False)
+                              detach=True)
 
     host_labels = {LABEL: lab, f"{LABEL}.instance": "i-0123"}
     kept = [f"{lab}-registry", f"{other}-i-0456", f"{other}-lb-web"]

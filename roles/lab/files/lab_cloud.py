@@ -160,7 +160,7 @@ def remove_earlier_cloud(config: dict) -> list[str]:
     on, unknown to the API and to teardown, and hold the ports the lab's first load balancer
     takes. The registry and other labs are left alone."""
     client = docker.from_env()
-    lab, balancers = config["lab_name"], f"{config['lab_name']}-lb-"
+    lab, balancers = config["lab_name"], lab_lb.container_prefix(config["lab_name"])
     removed = []
     for container in client.containers.list(all=True, filters={"label": f"{config['label']}={lab}"}):
         if config["instance_label"] in container.labels or container.name.startswith(balancers):

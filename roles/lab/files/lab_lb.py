@@ -36,6 +36,11 @@ STATS_PORT = 8404
 LISTENER_PORTS = (80, 443)  # what the stand-in publishes: an ALB's usual listeners
 
 
+def container_prefix(lab_name: str) -> str:
+    """How the container of every load balancer stand-in of the lab is named at its start."""
+    return f"{lab_name}-lb-"
+
+
 def expectation(codes: str) -> str:
     """haproxy's check expectation for a target group's codes, e.g. 200, 200-299 or 200,302."""
     wanted = []
@@ -108,7 +113,7 @@ class LabLoadBalancers:
         self.published: dict[str, dict[int, str]] = {}  # balancer ARN -> listener port -> host port
 
     def name(self, balancer_name: str) -> str:
-        return f"{self.settings['lab_name']}-lb-{balancer_name}"
+        return container_prefix(self.settings["lab_name"]) + balancer_name
 
     def boot(self, balancer) -> None:
         """Start the stand-in of `balancer`, publishing its listener ports on the lab's loopback address."""
@@ -116,7 +121,8 @@ class LabLoadBalancers:
             try:
                 container = self.client.containers.get(self.name(balancer.name))
                 if container.status != "running":
-                    # Left by an earlier life of the lab's cloud (dockerd restarted): start afresh.
+                    # Stopped by hand, or exited (an earlier cloud's are gone already:
+                    # lab_cloud.remove_earlier_cloud): start afresh.
                     container.remove(force=True)
                     container = None
             except docker.errors.NotFound:
