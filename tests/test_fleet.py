@@ -2,7 +2,8 @@
 hosts (the lab's haproxy stands in for it): site.yml to two hosts, one bare (it installs Docker
 and nginx there) and one baked, the users, a rolling v1 -> v2 under load through the load balancer and every
 host, a password rotated, rollback, a host's app stopped, 2 -> 3 -> 2 hosts with
-registrations in step, teardown, the lab taken down. A lab of its own. Through all of it, 52
+registrations and lab hosts in step, teardown (refused unconfirmed, only ours), the lab taken
+down. A lab of its own. Through all of it, 52
 fragments posted once stay readable, the same, through every host (data in S3 and DynamoDB).
 Every host but the first starts with Docker and nginx installed, as from a baked image:
 installing them on a bare host is the first one's part, once (the rest is the Molecule
@@ -77,6 +78,11 @@ def versions(lab) -> list[str]:
 def running_digests(lab) -> set[str]:
     label = "docker inspect -f '{{index .Config.Labels \"fragments.deploy.digest\"}}' fragments"
     return {lab.on_host(label, host)[1].strip() for host in lab.hosts()}
+
+
+def lab_host_states(lab) -> dict[str, str]:
+    """The lab hosts standing in for this lab's instances: instance id -> container status."""
+    return {c.labels["fragments.lab.instance"]: c.status for c in lab.host_containers()}
 
 
 def record(lab) -> dict:
@@ -271,6 +277,7 @@ def test_scaling_keeps_the_registrations_in_step(fleet):
     assert grown.returncode == 0, grown.output
     hosts = fleet.hosts()
     assert len(hosts) == 3
+    assert lab_host_states(fleet) == {host["instance_id"]: "running" for host in hosts}
     assert set(fleet.load_balancer()["targets"]) == {host["instance_id"] for host in hosts[:2]}  # not the new one yet
     assert fleet.on_host("command -v dockerd nginx", hosts[2])[0] == 0  # baked: nothing to install
     deploy = fleet.play("deploy.yml")
@@ -282,25 +289,71 @@ def test_scaling_keeps_the_registrations_in_step(fleet):
     left = fleet.hosts()
     # One of the two oldest went (they started together); the newest stays.
     assert len(left) == 2 and hosts[2]["instance_id"] in {host["instance_id"] for host in left}
+    # The lab host of the terminated instance went with it.
+    assert lab_host_states(fleet) == {host["instance_id"]: "running" for host in left}
     assert fleet.load_balancer()["targets"] == {host["instance_id"]: "healthy" for host in left}
     assert_nothing_lost(fleet, "back to two hosts")
 
 
-def test_teardown_leaves_nothing_of_ours(fleet):
-    """The load balancer, its target group and security group go with the rest, in order."""
-    run = fleet.play("teardown.yml", "-e", "ec2_hosts_confirm=fragments-lab")
-    assert run.returncode == 0, run.output
+def test_teardown_needs_confirmation_and_leaves_nothing_of_ours_and_all_else(fleet):
+    """Refused without the confirmation; then the load balancer, its target group and security
+    group go with the rest, in order; someone else's instance (of the same project, another
+    environment), security group and key pair and the default VPC stay; the data stays; again,
+    nothing to do."""
     elb, ec2 = fleet.aws("elbv2"), fleet.aws("ec2")
-    assert elb.describe_load_balancers()["LoadBalancers"] == []
-    assert elb.describe_target_groups()["TargetGroups"] == []
+    default_vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    foreign_group = ec2.create_security_group(GroupName="someone-elses", Description="not ours",
+                                              VpcId=default_vpc)["GroupId"]
+    ec2.create_key_pair(KeyName="someone-elses")
+    image = ec2.describe_images(Owners=["amazon"], Filters=[{"Name": "name", "Values": ["al2023-ami-2023.*"]}])
+    foreign_id = ec2.run_instances(ImageId=image["Images"][0]["ImageId"], MinCount=1, MaxCount=1,
+                                   InstanceType="t3.micro", TagSpecifications=[{
+                                       "ResourceType": "instance",
+                                       "Tags": [{"Key": "Project", "Value": "fragments"},
+                                                {"Key": "Environment", "Value": "staging"}]}])["Instances"][0]["InstanceId"]
     ours = [{"Name": "tag:ManagedBy", "Values": ["fragments-deploy"]}]
-    assert ec2.describe_security_groups(Filters=ours)["SecurityGroups"] == []
-    assert [i for r in ec2.describe_instances(Filters=ours)["Reservations"] for i in r["Instances"]
-            if i["State"]["Name"] != "terminated"] == []
-    assert fleet.hosts() == []
-    # The data stays, and says so: every fragment's object and item, with no host left.
-    assert "Kept the bucket fragments-lab-data and the table fragments-lab-fragments" in flat(run.output)
-    assert_in_storage(fleet)
+    live = [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
+
+    def live_instances(filters):
+        return sorted(i["InstanceId"] for r in ec2.describe_instances(Filters=filters + live)["Reservations"]
+                      for i in r["Instances"])
+
+    before = live_instances(ours)
+    try:
+        refused = fleet.play("teardown.yml")
+        assert refused.returncode != 0
+        assert "set ec2_hosts_confirm=fragments-lab" in refused.output
+        assert live_instances(ours) == before and len(before) == 2
+
+        run = fleet.play("teardown.yml", "-e", "ec2_hosts_confirm=fragments-lab")
+        assert run.returncode == 0, run.output
+        assert elb.describe_load_balancers()["LoadBalancers"] == []
+        assert elb.describe_target_groups()["TargetGroups"] == []
+        assert ec2.describe_security_groups(Filters=ours)["SecurityGroups"] == []
+        assert ec2.describe_key_pairs(Filters=ours)["KeyPairs"] == []
+        assert ec2.describe_vpcs(Filters=ours)["Vpcs"] == []
+        assert ec2.describe_subnets(Filters=ours)["Subnets"] == []
+        assert ec2.describe_internet_gateways(Filters=ours)["InternetGateways"] == []
+        assert ec2.describe_route_tables(Filters=ours)["RouteTables"] == []
+        assert live_instances(ours) == []
+        assert fleet.hosts() == []
+        assert live_instances([]) == [foreign_id]
+        assert foreign_group in [g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]]
+        assert "someone-elses" in [k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]]
+        assert default_vpc in [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]]
+        # The foreign instance has a lab host of its own (every moto instance does); ours are gone.
+        assert set(lab_host_states(fleet)) == {foreign_id}
+        # The data stays, and says so: every fragment's object and item, with no host left.
+        assert "Kept the bucket fragments-lab-data and the table fragments-lab-fragments" in flat(run.output)
+        assert_in_storage(fleet)
+
+        again = fleet.play("teardown.yml", "-e", "ec2_hosts_confirm=fragments-lab")
+        assert again.returncode == 0, again.output
+        assert again.changed == 0, again.output
+    finally:
+        ec2.terminate_instances(InstanceIds=[foreign_id])
+        ec2.delete_security_group(GroupId=foreign_group)
+        ec2.delete_key_pair(KeyName="someone-elses")
 
 
 def test_new_hosts_after_a_teardown_serve_the_same_fragments(fleet):
