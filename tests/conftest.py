@@ -15,8 +15,7 @@ from lab import APP_REPOSITORY, ROOT, Lab
 # takes it takes nothing else: that worker never brings up the shared session lab below (its
 # lab_up, provision, Docker install, image builds and pushes), while the other worker takes
 # every other file. The two lanes are about equally long (seconds per file in
-# docs/benchmarks/tests.md; measured alone on 2026-12-05: test_fleet.py and test_provision.py
-# 607 s side by side, the other lane 617 s in ci-AN).
+# docs/benchmarks/tests.md).
 OWN_LAB_LANE = ("tests/test_fleet.py", "tests/test_provision.py")
 
 
