@@ -9,7 +9,8 @@ __metaclass__ = type
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import digest_problem, lock_owner, settings_problem
+from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import (
+    digest_problem, lock_owner, plain_http_problem, settings_problem)
 
 ARGUMENTS = {
     "batch_size": {"type": "raw", "required": True},
@@ -19,6 +20,8 @@ ARGUMENTS = {
     "group": {"type": "str", "required": True},
     "digest": {"type": "str", "default": ""},
     "digest_tags": {"type": "list", "elements": "str", "default": []},
+    "app_urls": {"type": "list", "elements": "str", "default": []},
+    "plain_http_allowed": {"type": "bool", "default": False},
 }
 
 
@@ -35,7 +38,8 @@ class ActionModule(ActionBase):
         if not problem and not args["hosts"]:
             problem = ("The inventory has no host in the group %s: check the -i options and that the hosts are "
                        "running. Nothing was changed." % args["group"])
-        problem = problem or digest_problem(args["digest"])
+        problem = (problem or digest_problem(args["digest"])
+                   or plain_http_problem(args["app_urls"], args["plain_http_allowed"]))
         if problem:
             result.update(failed=True, msg=problem)
             return result

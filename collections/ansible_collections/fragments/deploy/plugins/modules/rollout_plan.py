@@ -17,6 +17,8 @@ description:
   - Refuses, saying what to fix, a batch size that is neither a number of hosts above 0 nor a percentage from 1%
     to 100%, a fail percentage outside 0 to 100, a lock age that is not above 0, a group without hosts, and a
     digest asked for that is not C(sha256:) and 64 hex digits.
+  - Refuses app addresses (O(app_urls)) that are plain HTTP to a public address, where every password or token
+    would cross the internet unencrypted, unless O(plain_http_allowed).
   - Sets the fact C(deploy_lock_owner), who this rollout is for the locks (user@host, start time in UTC and a
     random number, so two rollouts never share it), and, when O(digest) is given, C(deploy_target) (C(digest)
     and C(tags)).
@@ -51,6 +53,15 @@ options:
     type: list
     elements: str
     default: []
+  app_urls:
+    description: Each host's address of the app (the deploy role's C(deploy_app_url)); empty entries are skipped.
+    type: list
+    elements: str
+    default: []
+  plain_http_allowed:
+    description: Take plain HTTP to a public address in O(app_urls), accepting the risk.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full

@@ -15,6 +15,7 @@ import re
 import socket
 import time
 
+from ansible_collections.fragments.deploy.plugins.filter.plain_http_to_public import plain_http_to_public
 from ansible_collections.fragments.deploy.plugins.module_utils.app_host import DEPLOYED, DIGEST, UNCHANGED
 
 # A host's outcome in a rollout, built on what app_deploy says of one change (DEPLOYED, UNCHANGED):
@@ -70,6 +71,18 @@ def digest_problem(digest):
     if not digest or DIGEST.match(digest):
         return ""
     return "deploy_digest must be sha256:<64 hex digits>, not %s. Nothing was changed." % digest
+
+
+def plain_http_problem(app_urls, allowed):
+    """The refusal of app addresses that are plain HTTP to the internet (users send a password or a
+    token with every request), or '' when there is none or the user accepted the risk."""
+    plain = plain_http_to_public(list(app_urls))
+    if not plain or allowed:
+        return ""
+    return ("%s: plain HTTP to a public address, so every password or token would cross the internet unencrypted. "
+            "Serve the app over HTTPS (the load balancer's certificate, or the proxy's: proxy_tls_certificate and "
+            "proxy_tls_certificate_key) and give that https:// address, or, accepting the risk, set "
+            "deploy_plain_http_allowed to true. Nothing was changed." % ", ".join(plain))
 
 
 def lock_owner(user=None, host=None, when=None, nonce=None):

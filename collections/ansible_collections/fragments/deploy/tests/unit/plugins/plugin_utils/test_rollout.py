@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import digest_problem, lock_owner, settings_problem
+from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import (
+    digest_problem, lock_owner, plain_http_problem, settings_problem)
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -48,3 +49,12 @@ def test_the_lock_owner_names_who_where_when_and_a_number_of_its_own():
     mine, again = lock_owner(), lock_owner()
     assert re.match(r"^\S+@\S+ \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \d+$", mine)
     assert mine != again  # two rollouts started in the same second still differ
+
+
+def test_plain_http_to_a_public_address_is_refused_naming_it_unless_allowed():
+    urls = ["https://app.example.com", "http://10.0.0.7", "", "http://52.0.0.10", "http://app.example.com"]
+    said = plain_http_problem(urls, allowed=False)
+    assert said.startswith("http://52.0.0.10, http://app.example.com: plain HTTP to a public address")
+    assert said.endswith("set deploy_plain_http_allowed to true. Nothing was changed.")
+    assert plain_http_problem(urls, allowed=True) == ""
+    assert plain_http_problem(["https://app.example.com", "http://127.0.0.1:5505", ""], allowed=False) == ""
