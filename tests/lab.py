@@ -23,6 +23,8 @@ APP_REPOSITORY = "e2e/app"
 MANIFEST_TYPES = ("application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, "
                   "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json")
 # Playbooks after which the lab's hosts may be others (Lab.hosts() asks the inventory again).
+# An EC2 filter: the instances that are not gone (terminated or on their way).
+LIVE_INSTANCES = {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
 FLEET_CHANGING = frozenset({"provision.yml", "teardown.yml", "site.yml", "lab_up.yml", "lab_down.yml"})
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
@@ -258,6 +260,10 @@ class Lab:
         """The containers standing in for this lab's instances, running or not (roles/lab's labels)."""
         return docker.from_env().containers.list(
             all=True, filters={"label": [f"fragments.lab={self.name}", "fragments.lab.instance"]})
+
+    def host_states(self) -> dict[str, str]:
+        """The lab hosts of this lab's instances: instance id -> container status."""
+        return {c.labels["fragments.lab.instance"]: c.status for c in self.host_containers()}
 
     def forget_image(self, digest: str, *containers: str) -> None:
         """Remove these containers and the tests' app image of this digest from the only

@@ -30,7 +30,7 @@ import pytest
 import requests
 
 from corpus import Corpus, call
-from lab import ROOT, Lab, flat
+from lab import LIVE_INSTANCES, ROOT, Lab, flat
 from loops import FleetLoop, RequestLoop, WriteLoop
 
 pytestmark = pytest.mark.e2e
@@ -78,11 +78,6 @@ def versions(lab) -> list[str]:
 def running_digests(lab) -> set[str]:
     label = "docker inspect -f '{{index .Config.Labels \"fragments.deploy.digest\"}}' fragments"
     return {lab.on_host(label, host)[1].strip() for host in lab.hosts()}
-
-
-def lab_host_states(lab) -> dict[str, str]:
-    """The lab hosts standing in for this lab's instances: instance id -> container status."""
-    return {c.labels["fragments.lab.instance"]: c.status for c in lab.host_containers()}
 
 
 def record(lab) -> dict:
@@ -277,7 +272,7 @@ def test_scaling_keeps_the_registrations_in_step(fleet):
     assert grown.returncode == 0, grown.output
     hosts = fleet.hosts()
     assert len(hosts) == 3
-    assert lab_host_states(fleet) == {host["instance_id"]: "running" for host in hosts}
+    assert fleet.host_states() == {host["instance_id"]: "running" for host in hosts}
     assert set(fleet.load_balancer()["targets"]) == {host["instance_id"] for host in hosts[:2]}  # not the new one yet
     assert fleet.on_host("command -v dockerd nginx", hosts[2])[0] == 0  # baked: nothing to install
     deploy = fleet.play("deploy.yml")
@@ -290,7 +285,7 @@ def test_scaling_keeps_the_registrations_in_step(fleet):
     # One of the two oldest went (they started together); the newest stays.
     assert len(left) == 2 and hosts[2]["instance_id"] in {host["instance_id"] for host in left}
     # The lab host of the terminated instance went with it.
-    assert lab_host_states(fleet) == {host["instance_id"]: "running" for host in left}
+    assert fleet.host_states() == {host["instance_id"]: "running" for host in left}
     assert fleet.load_balancer()["targets"] == {host["instance_id"]: "healthy" for host in left}
     assert_nothing_lost(fleet, "back to two hosts")
 
@@ -306,17 +301,17 @@ def test_teardown_needs_confirmation_and_leaves_nothing_of_ours_and_all_else(fle
                                               VpcId=default_vpc)["GroupId"]
     ec2.create_key_pair(KeyName="someone-elses")
     image = ec2.describe_images(Owners=["amazon"], Filters=[{"Name": "name", "Values": ["al2023-ami-2023.*"]}])
-    foreign_id = ec2.run_instances(ImageId=image["Images"][0]["ImageId"], MinCount=1, MaxCount=1,
-                                   InstanceType="t3.micro", TagSpecifications=[{
-                                       "ResourceType": "instance",
-                                       "Tags": [{"Key": "Project", "Value": "fragments"},
-                                                {"Key": "Environment", "Value": "staging"}]}])["Instances"][0]["InstanceId"]
+    [foreign] = ec2.run_instances(ImageId=image["Images"][0]["ImageId"], MinCount=1, MaxCount=1,
+                                  InstanceType="t3.micro", TagSpecifications=[{
+                                      "ResourceType": "instance",
+                                      "Tags": [{"Key": "Project", "Value": "fragments"},
+                                               {"Key": "Environment", "Value": "staging"}]}])["Instances"]
+    foreign_id = foreign["InstanceId"]
     ours = [{"Name": "tag:ManagedBy", "Values": ["fragments-deploy"]}]
-    live = [{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
 
     def live_instances(filters):
-        return sorted(i["InstanceId"] for r in ec2.describe_instances(Filters=filters + live)["Reservations"]
-                      for i in r["Instances"])
+        reservations = ec2.describe_instances(Filters=[*filters, LIVE_INSTANCES])["Reservations"]
+        return sorted(i["InstanceId"] for r in reservations for i in r["Instances"])
 
     before = live_instances(ours)
     try:
@@ -342,7 +337,7 @@ def test_teardown_needs_confirmation_and_leaves_nothing_of_ours_and_all_else(fle
         assert "someone-elses" in [k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]]
         assert default_vpc in [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]]
         # The foreign instance has a lab host of its own (every moto instance does); ours are gone.
-        assert set(lab_host_states(fleet)) == {foreign_id}
+        assert set(fleet.host_states()) == {foreign_id}
         # The data stays, and says so: every fragment's object and item, with no host left.
         assert "Kept the bucket fragments-lab-data and the table fragments-lab-fragments" in flat(run.output)
         assert_in_storage(fleet)

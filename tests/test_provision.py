@@ -13,12 +13,11 @@ import json
 import boto3
 import pytest
 
-from lab import Lab
+from lab import LIVE_INSTANCES, Lab
 
 pytestmark = pytest.mark.e2e
 OURS = [{"Name": "tag:Project", "Values": ["fragments"]}, {"Name": "tag:Environment", "Values": ["lab"]},
         {"Name": "tag:ManagedBy", "Values": ["fragments-deploy"]}]
-LIVE = {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +36,7 @@ def ec2(ec2_lab):
                         aws_access_key_id="lab", aws_secret_access_key="lab")
 
 
-def instances(ec2, filters=OURS, states=LIVE):
+def instances(ec2, filters=OURS, states=LIVE_INSTANCES):
     reservations = ec2.describe_instances(Filters=[*filters, states])["Reservations"]
     return sorted((i for r in reservations for i in r["Instances"]), key=lambda i: i["LaunchTime"])
 
@@ -53,10 +52,6 @@ def ours(ec2) -> dict[str, list]:
         "gateways": [g["InternetGatewayId"] for g in ec2.describe_internet_gateways(Filters=OURS)["InternetGateways"]],
         "route_tables": [t["RouteTableId"] for t in ec2.describe_route_tables(Filters=OURS)["RouteTables"]],
     }
-
-
-def lab_host_containers(lab) -> dict[str, str]:
-    return {c.labels["fragments.lab.instance"]: c.status for c in lab.host_containers()}
 
 
 BAD_INPUTS = [
@@ -96,7 +91,7 @@ def test_bad_input_is_refused_before_anything_is_created(ec2_lab, ec2, tmp_path)
     for (overrides, message), refusal in zip(BAD_INPUTS, said):
         assert message in refusal, (overrides, refusal or "taken")
     assert ours(ec2) == {kind: [] for kind in ours(ec2)}
-    assert lab_host_containers(ec2_lab) == {}
+    assert ec2_lab.host_states() == {}
 
 
 def test_a_load_balancer_in_subnets_of_one_zone_is_refused_before_anything_is_created(ec2_lab, ec2):
@@ -112,7 +107,7 @@ def test_a_load_balancer_in_subnets_of_one_zone_is_refused_before_anything_is_cr
         assert "A load balancer needs subnets in two availability zones" in run.output
         assert "are in us-east-1a;" in " ".join(run.output.split())
         assert ours(ec2) == {kind: [] for kind in ours(ec2)}
-        assert lab_host_containers(ec2_lab) == {}
+        assert ec2_lab.host_states() == {}
     finally:
         for subnet in subnets:
             ec2.delete_subnet(SubnetId=subnet)
@@ -144,7 +139,7 @@ def test_create_one_host_that_ssh_reaches(ec2_lab, ec2):
     [host] = ec2_lab.hosts()
     assert host["instance_id"] == instance["InstanceId"]
     assert host["name"] == f"{ec2_lab.name}-{instance['InstanceId']}"
-    assert lab_host_containers(ec2_lab) == {instance["InstanceId"]: "running"}
+    assert ec2_lab.host_states() == {instance["InstanceId"]: "running"}
     assert run.recap[host["name"]]["failed"] == 0
 
 
@@ -153,7 +148,7 @@ def test_check_mode_creates_nothing(ec2_lab, ec2):
     run = ec2_lab.provision(3, "--check")
     assert run.returncode == 0, run.output
     assert ours(ec2) == before
-    assert len(lab_host_containers(ec2_lab)) == 1
+    assert len(ec2_lab.host_states()) == 1
 
 
 def test_stop_then_start(ec2_lab, ec2):
@@ -162,12 +157,12 @@ def test_stop_then_start(ec2_lab, ec2):
     stop = ec2_lab.play("provision.yml", "-e", '{"ec2_hosts_state": "stopped"}')
     assert stop.returncode == 0, stop.output
     assert {i["State"]["Name"] for i in instances(ec2)} == {"stopped"}
-    assert set(lab_host_containers(ec2_lab).values()) == {"exited"}
+    assert set(ec2_lab.host_states().values()) == {"exited"}
     assert ec2_lab.hosts() == []
 
     start = ec2_lab.provision(1)
     assert start.returncode == 0, start.output
     assert [(i["InstanceId"], i["State"]["Name"]) for i in instances(ec2)] == [(instance, "running")]
-    assert lab_host_containers(ec2_lab) == {instance: "running"}
+    assert ec2_lab.host_states() == {instance: "running"}
     [host] = ec2_lab.hosts()
     assert start.recap[host["name"]]["ok"] == 1
