@@ -139,8 +139,15 @@ export_build_ca() {
 
 install_system_packages
 start_docker_daemon
+# The base images need only the daemon, the toolchain only the package index: on a new
+# machine both download and unpack for a minute or more, so they run at once (each one's
+# lines carry its own prefix).
+"$root_dir/scripts/base-images.sh" &
+base_images=$!
+trap 'kill "$base_images" 2>/dev/null || true' EXIT  # when a step below fails
 install_venv
 install_collections
 export_build_ca
-"$root_dir/scripts/base-images.sh"
+wait "$base_images" || die "the base images were not made (their error is above)"
+trap - EXIT
 say "ready"
