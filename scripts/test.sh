@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every test, fastest first: lint, unit (service and plugins), Molecule, end to end.
+# Every test: lint, unit (service and plugins), Molecule, end to end; lint behind the others.
 # `scripts/test.sh STAGE...` runs only the named stages. Run after scripts/setup.sh.
 set -euo pipefail
 root_dir=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,9 +21,19 @@ stage_lint() {
   scripts/sanity.sh
 }
 stage_unit() {
-  # The collection's own unit tests run once, below, from its built artifact.
-  pytest -q -m "not e2e" --cov=fragments --cov-report=term --cov-fail-under=90 service/tests tests
-  collection_units
+  # Three parts of 10-35 s of one core each, side by side (each one's output printed whole
+  # when all have ended): the service's tests with its coverage, this repository's own (no
+  # service code to cover), and the collection's from its built artifact (they run only there).
+  local logs failed=0 pids=()
+  logs=$(mktemp -d)
+  pytest -q -m "not e2e" --cov=fragments --cov-report=term --cov-fail-under=90 service/tests \
+    >"$logs/service" 2>&1 & pids+=($!)
+  pytest -q -m "not e2e" -p no:cacheprovider tests >"$logs/repository" 2>&1 & pids+=($!)
+  collection_units >"$logs/collection" 2>&1 & pids+=($!)
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  cat "$logs/service" "$logs/repository" "$logs/collection"
+  rm -rf "$logs"
+  return "$failed"
 }
 collection_units() {
   # The collection's own tests, from the built artifact installed outside this repository,
@@ -134,24 +144,41 @@ if [[ " ${stages[*]} " == *" molecule "* || " ${stages[*]} " == *" e2e "* ]]; th
   warm_build_cache >"$warm_log" 2>&1 &
   warm_pid=$!
 fi
-# lint and unit keep one core each busy for about 40 s: side by side (each one's output
-# printed whole when both end), beside the build above.
-if [[ " ${stages[*]} " == *" lint "* && " ${stages[*]} " == *" unit "* ]]; then
-  logs=$(mktemp -d) failed=0
-  run_stage lint >"$logs/lint" 2>&1 & lint_pid=$!
-  run_stage unit >"$logs/unit" 2>&1 & unit_pid=$!
-  wait "$lint_pid" || failed=1
-  cat "$logs/lint"
-  wait "$unit_pid" || failed=1
-  cat "$logs/unit"
-  rm -rf "$logs"
-  [[ $failed -eq 0 ]] || exit 1
-  read -r -a stages <<<"$(printf '%s ' "${stages[@]}" | sed -e 's/\blint\b//' -e 's/\bunit\b//')"
+lint_pid=""
+if [[ " ${stages[*]} " == *" lint "* && ${#stages[@]} -gt 1 ]]; then
+  # Lint needs nothing the other stages make, and nothing of theirs needs it: it runs behind
+  # them at the lowest priority (nice 19), on the time their cores would idle (the unit
+  # stage's last seconds, Molecule's tail, the e2e tests' waits), instead of a stage of its
+  # own. Its output is printed whole between two stages once it has ended; a failure stops
+  # the run there.
+  lint_log=$(mktemp)
+  # A process group of its own (job control on for this one start), to be stopped whole if
+  # the run fails; not a session of its own: where the kernel shares the CPU between
+  # sessions first (autogroup), niceness counts only inside a session.
+  set -m
+  nice -n 19 "$root_dir/scripts/test.sh" lint >"$lint_log" 2>&1 &
+  lint_pid=$!
+  set +m
+  trap 'kill -- -"$lint_pid" 2>/dev/null || true' EXIT
+  read -r -a stages <<<"$(printf '%s ' "${stages[@]}" | sed -e 's/\blint\b//')"
 fi
+lint_report() {
+  # With `wait`, until lint ends; otherwise only if it has.
+  [[ -n $lint_pid ]] || return 0
+  [[ ${1:-} == wait ]] || ! kill -0 "$lint_pid" 2>/dev/null || return 0
+  local rc=0
+  wait "$lint_pid" || rc=$?
+  cat "$lint_log"
+  rm -f "$lint_log"
+  lint_pid=""
+  return "$rc"
+}
 for stage in "${stages[@]}"; do
   if [[ -n $warm_pid && ($stage == molecule || $stage == e2e) ]]; then
     wait "$warm_pid" || { echo "warming the build cache failed (the builds will do it):"; cat "$warm_log"; }
     warm_pid=""
   fi
   run_stage "$stage"
+  lint_report
 done
+lint_report wait
