@@ -92,8 +92,9 @@ def scenarios_section(scenarios: dict) -> list[str]:
 
 def parts_section(parts: dict) -> list[str]:
     """The CPU of each stage by part (bench/cpu_parts.py's JSON), one column per stage."""
-    # Lint and unit print their stage lines only once both have ended: what follows those lines
-    # is a second or two, left out like an empty set-up.
+    # Lint runs behind the other stages and prints its lines between two of them once it has
+    # ended: what follows those lines is a second or two, left out like an empty set-up (its
+    # CPU shows as "linters, ansible-test" in the stages it ran beside).
     stages = [stage for stage in parts if parts[stage]["machine"] >= 5]
     names = sorted({name for stage in stages for name in parts[stage]["parts"]},
                    key=lambda name: -sum(parts[stage]["parts"].get(name, 0) for stage in stages))
@@ -115,7 +116,7 @@ def page(figures: dict, label: str) -> str:
         "    .venv/bin/python bench/tests.py LOG --plays CLONE/.lab/test-plays.jsonl"
         + (" --parts PARTS.json" if figures.get("parts") else ""), "",
         f"Whole run: **{minutes(figures['wall'])}**." if figures["wall"] else "Whole run: not timed.", "",
-        "## Stages (lint and unit side by side, then Molecule, then end to end)", "",
+        "## Stages (unit, then Molecule, then end to end; lint behind them at nice 19, its line printed between two stages once it ended)", "",
         "The machine's CPU: busy CPU seconds of the whole machine during the stage, of the most its cores "
         "could give in that time.", "",
         "| stage | seconds | machine CPU s |", "| --- | --- | --- |",
