@@ -114,7 +114,7 @@ stage_e2e() {
 }
 
 warm_build_cache() {
-  # The service image once (its pip install and compile), while lint keeps one core busy:
+  # The service image once (its pip install and compile), while the unit stage runs:
   # the builds of it in Molecule and the e2e tests (same steps, other VERSION) then find
   # those steps in the build cache instead of running them side by side.
   DOCKER_BUILDKIT=0 docker build -q -t fragments-cache/service:warm \
@@ -168,6 +168,8 @@ lint_report() {
   [[ ${1:-} == wait ]] || ! kill -0 "$lint_pid" 2>/dev/null || return 0
   local rc=0
   wait "$lint_pid" || rc=$?
+  # What a failed lint left running in its group (the sanity venvs' priming).
+  kill -- -"$lint_pid" 2>/dev/null || true
   cat "$lint_log"
   rm -f "$lint_log"
   lint_pid=""
