@@ -265,6 +265,20 @@ def test_a_host_whose_app_stops_leaves_the_rest_answering(fleet):
     assert fleet.load_balancer()["targets"][second["instance_id"]] == "healthy"
 
 
+def test_the_lab_load_balancer_restarted_still_reports_its_targets(fleet):
+    """The lab's stand-in for the load balancer started again (by hand, or by a restarted
+    dockerd) publishes its statistics on a new free port; the health the AWS API reports
+    follows it there instead of staying "initial"."""
+    [stand_in] = docker.from_env().containers.list(filters={"label": f"fragments.lab={fleet.name}",
+                                                            "name": f"{fleet.name}-lb-"})
+    stand_in.restart(timeout=5)
+    hosts = {host["instance_id"] for host in fleet.hosts()}
+    deadline = time.monotonic() + 30
+    while fleet.load_balancer()["targets"] != dict.fromkeys(hosts, "healthy") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert fleet.load_balancer()["targets"] == dict.fromkeys(hosts, "healthy")
+
+
 def test_scaling_keeps_the_registrations_in_step(fleet):
     """2 -> 3 -> 2 hosts: a new host joins the target group only once it serves (the deploy
     puts it in); a host that goes leaves it, drained, before it is terminated."""
