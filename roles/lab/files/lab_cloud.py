@@ -113,7 +113,8 @@ class LabHosts:
             labels=self.labels(instance_id), network=self.config["network"],
             # Free ports chosen once, here, not by Docker at each start: a lab host started
             # again by hand, or by a restarted dockerd, keeps the ports its tags name.
-            ports={"22/tcp": (bind, free_port(bind)), f"{self.config['app_port']}/tcp": (bind, free_port(bind))},
+            ports={"22/tcp": (bind, lab_lb.free_port(bind)),
+                   f"{self.config['app_port']}/tcp": (bind, lab_lb.free_port(bind))},
             # systemd as PID 1 and a Docker engine inside, without --privileged (refused here);
             # SYS_PTRACE lets the inner runc enter containers (docker exec, HEALTHCHECK).
             cap_add=["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE"],
@@ -181,13 +182,6 @@ def refuse_a_taken_port(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as error:
             raise SystemExit(f"{host}:{port} is taken ({error.strerror}): is the lab's cloud running already?")
-
-
-def free_port(address: str) -> int:
-    """A port nothing listens on at `address` now (the kernel's choice)."""
-    with socket.socket() as probe:
-        probe.bind((address, 0))
-        return probe.getsockname()[1]
 
 
 def install(hosts: LabHosts) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
+import socket
 import tarfile
 import threading
 import time
@@ -109,7 +110,6 @@ class LabLoadBalancers:
         self.settings = settings
         self.client = docker.from_env()
         self.lock = threading.Lock()
-        self.names: dict[str, str] = {}  # balancer ARN -> balancer name
         self.stats_ports: dict[str, str] = {}
         self.published: dict[str, dict[int, str]] = {}  # balancer ARN -> listener port -> host port
 
@@ -136,24 +136,19 @@ class LabLoadBalancers:
                 except docker.errors.APIError:
                     self.client.containers.get(self.name(balancer.name)).remove(force=True)
                     container = self.start(balancer.name, {})
-            self.names[balancer.arn] = balancer.name
-            self.read_ports(balancer.arn, container)
-
-    def read_ports(self, balancer_arn: str, container) -> None:
-        """Learn where the stand-in's ports are published now: a restarted container (dockerd
-        restarted, haproxy exited) gets new free ports for those the lab did not fix."""
-        container.reload()
-        ports = container.attrs["NetworkSettings"]["Ports"] or {}
-        if f"{STATS_PORT}/tcp" not in ports or not ports[f"{STATS_PORT}/tcp"]:
-            return  # not running: the next look tries again
-        self.stats_ports[balancer_arn] = ports[f"{STATS_PORT}/tcp"][0]["HostPort"]
-        self.published[balancer_arn] = {port: ports[f"{port}/tcp"][0]["HostPort"] for port in LISTENER_PORTS}
+            container.reload()
+            ports = container.attrs["NetworkSettings"]["Ports"]
+            self.stats_ports[balancer.arn] = ports[f"{STATS_PORT}/tcp"][0]["HostPort"]
+            self.published[balancer.arn] = {port: ports[f"{port}/tcp"][0]["HostPort"] for port in LISTENER_PORTS}
 
     def start(self, balancer_name: str, host_ports: dict[str, int]):
         """Run the stand-in's container, its listener ports published on `host_ports` (listener
         port -> host port; free ports where not given) of the lab's loopback address."""
         bind = self.settings["bind_address"]
-        ports = {f"{port}/tcp": (bind, int(host_ports[str(port)]) if str(port) in host_ports else None)
+        # Free ports chosen once, here, not by Docker at each start (as for the lab hosts): a
+        # stand-in started again (by hand, by a restarted dockerd, haproxy exiting) keeps the
+        # ports boot() read, where its statistics are asked and its addresses are tagged.
+        ports = {f"{port}/tcp": (bind, int(host_ports[str(port)]) if str(port) in host_ports else free_port(bind))
                  for port in (*LISTENER_PORTS, STATS_PORT)}
         return self.client.containers.run(
             self.settings["lb_image"], detach=True, name=self.name(balancer_name),
@@ -219,32 +214,25 @@ class LabLoadBalancers:
             container.put_archive("/etc/haproxy", archive.getvalue())
             container.kill(signal="SIGUSR2")  # master-worker: a graceful reload
 
-    def stats(self, balancer_arn: str) -> str | None:
-        """haproxy's statistics as CSV, or None when they cannot be read."""
-        port = self.stats_ports.get(balancer_arn)
-        if not port:
-            return None
-        try:
-            with urllib.request.urlopen(f"http://{self.settings['bind_address']}:{port}/stats;csv", timeout=3) as answer:
-                return answer.read().decode().lstrip("# ")
-        except OSError:
-            return None
-
     def server_states(self, balancer_arn: str) -> dict[str, str]:
         """haproxy's view of its targets: {instance id: UP, DOWN, ...}."""
-        text = self.stats(balancer_arn)
-        if text is None:
-            # Its container may have been restarted on other ports since it was booted.
-            with self.lock:
-                try:
-                    self.read_ports(balancer_arn, self.client.containers.get(self.name(self.names[balancer_arn])))
-                except (KeyError, docker.errors.NotFound):
-                    return {}
-            text = self.stats(balancer_arn)
-        if text is None:
+        port = self.stats_ports.get(balancer_arn)
+        if not port:
+            return {}
+        try:
+            with urllib.request.urlopen(f"http://{self.settings['bind_address']}:{port}/stats;csv", timeout=3) as answer:
+                text = answer.read().decode().lstrip("# ")
+        except OSError:
             return {}
         return {row["svname"]: row["status"] for row in csv.DictReader(io.StringIO(text))
                 if row.get("pxname") == "targets" and row["svname"] not in ("BACKEND", "FRONTEND")}
+
+
+def free_port(address: str) -> int:
+    """A port nothing listens on at `address` now (the kernel's choice)."""
+    with socket.socket() as probe:
+        probe.bind((address, 0))
+        return probe.getsockname()[1]
 
 
 def forwarded_group(backend: ELBv2Backend, balancer) -> FakeTargetGroup | None:
