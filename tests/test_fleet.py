@@ -1,7 +1,8 @@
 """End to end, the way a user drives it, with an Application Load Balancer in front of the
 hosts (the lab's haproxy stands in for it): site.yml to two hosts, one bare (it installs Docker
 and nginx there) and one baked, the users, a rolling v1 -> v2 under load through the load balancer and every
-host, a password rotated, rollback, a host's app stopped, 2 -> 3 -> 2 hosts with
+host, a password rotated, rollback, a host's app stopped, a switch the load balancer never
+calls healthy put back, 2 -> 3 -> 2 hosts with
 registrations and lab hosts in step, teardown (refused unconfirmed, only ours), the lab taken
 down. A lab of its own. Through all of it, 52
 fragments posted once stay readable, the same, through every host (data in S3 and DynamoDB).
@@ -277,6 +278,47 @@ def test_the_lab_load_balancer_restarted_still_reports_its_targets(fleet):
     while fleet.load_balancer()["targets"] != dict.fromkeys(hosts, "healthy") and time.monotonic() < deadline:
         time.sleep(0.2)
     assert fleet.load_balancer()["targets"] == dict.fromkeys(hosts, "healthy")
+
+
+def test_a_switch_the_load_balancer_never_calls_healthy_is_put_back(fleet):
+    """The second host's new version passes its own gate and the check through its proxy, but
+    the load balancer cannot reach the host (its firewall refuses the load balancer's address):
+    the deploy waits deploy_target_timeout for the target group to call it healthy, fails there,
+    and puts the host back on the version it ran; a host changed before it goes back too (the
+    rollout stopped). The lock is given back: once the firewall lets the load balancer in
+    again, the same deploy goes through."""
+    v1 = next(r["digest"] for r in record(fleet)["history"] if "v1" in r["tags"])
+    v2 = record(fleet)["current"]["digest"]
+    assert running_digests(fleet) == {v1} and v1 != v2  # after the rollback
+    first, second = fleet.hosts()
+    [stand_in] = docker.from_env().containers.list(filters={"label": f"fragments.lab={fleet.name}",
+                                                            "name": f"{fleet.name}-lb-"})
+    [network] = stand_in.attrs["NetworkSettings"]["Networks"].values()
+    refuse = f"INPUT -p tcp --dport 80 -s {network['IPAddress']} -j REJECT --reject-with tcp-reset"
+    assert fleet.on_host(f"iptables -I {refuse}", second)[0] == 0
+    try:
+        deadline = time.monotonic() + 30
+        while fleet.load_balancer()["targets"][second["instance_id"]] != "unhealthy" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert fleet.load_balancer()["targets"][second["instance_id"]] == "unhealthy"
+        run = fleet.play("deploy.yml", "-e", json.dumps({"deploy_target_timeout": 6}))
+    finally:
+        assert fleet.on_host(f"iptables -D {refuse}", second)[0] == 0
+    assert run.returncode != 0, run.output
+    said = flat(run.output)
+    assert f"did not call {second['instance_id']} healthy within 6 s: unhealthy" in said, said[-3000:]
+    assert f"put back on {v1}" in said, said[-3000:]
+    assert running_digests(fleet) == {v1}
+    assert versions(fleet) == ["v1", "v1"]
+    hosts = {host["instance_id"] for host in fleet.hosts()}
+    deadline = time.monotonic() + 30
+    while fleet.load_balancer()["targets"] != dict.fromkeys(hosts, "healthy") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert fleet.load_balancer()["targets"] == dict.fromkeys(hosts, "healthy")
+    again = fleet.play("deploy.yml")
+    assert again.returncode == 0, again.output
+    assert running_digests(fleet) == {v2}
+    assert_nothing_lost(fleet, "after a switch put back")
 
 
 def test_scaling_keeps_the_registrations_in_step(fleet):

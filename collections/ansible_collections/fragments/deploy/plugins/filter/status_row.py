@@ -58,6 +58,8 @@ _value:
   type: dict
 """
 
+from ansible_collections.fragments.deploy.plugins.filter.target_health import target_health
+
 HEALTHY = ("healthy", "no check")
 
 
@@ -79,17 +81,9 @@ def state_of(info, desired_digest):
     return state + (" (locked by %s)" % lock.get("owner", "?") if lock else "")
 
 
-def target_health(target, instance):
-    if not isinstance(target, dict):
-        return target or ""
-    states = [described.get("target_health", {}).get("state") for described in target.get("targets_health_description") or []
-              if described.get("target", {}).get("id") == instance]
-    return states[0] if states and states[0] else "not registered"
-
-
 def status_row(info, desired, host, instance="", target=""):
     app, previous = info.get("app") or {}, info.get("previous") or {}
-    target = target_health(target, instance)
+    target = target_health(target, instance)["state"] if isinstance(target, dict) else target
     wanted = (desired or {}).get("digest") or ""
     return {
         "host": host, "instance": instance or "", "digest": (app.get("digest") or "")[:19], "tags": app.get("tags") or [],

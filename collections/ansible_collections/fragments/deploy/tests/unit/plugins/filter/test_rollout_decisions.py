@@ -14,6 +14,7 @@ from ansible_collections.fragments.deploy.plugins.filter.rollout_refusal import 
 from ansible_collections.fragments.deploy.plugins.filter.rollout_tally import rollout_tally
 from ansible_collections.fragments.deploy.plugins.filter.status_report import status_report
 from ansible_collections.fragments.deploy.plugins.filter.status_row import status_row
+from ansible_collections.fragments.deploy.plugins.filter.target_health import target_health
 
 DIGEST, OTHER = "sha256:" + "a" * 64, "sha256:" + "b" * 64
 
@@ -208,6 +209,24 @@ GROUP = {"target_group_name": "web", "targets_health_description": [
 ])
 def test_a_status_row_names_the_hosts_own_health_in_the_target_group(instance, target, shown):
     assert status_row(info(), {"digest": DIGEST}, "web-1", instance, target)["target"] == shown
+
+
+@pytest.mark.parametrize(("instance", "port", "health"), [
+    ("i-2", 443, {"state": "unhealthy", "reason": "Target.FailedHealthChecks", "description": ""}),
+    ("i-1", None, {"state": "healthy", "reason": "", "description": ""}),
+    ("i-1", "443", {"state": "healthy", "reason": "", "description": ""}),
+    ("i-1", 80, {"state": "not registered", "reason": "", "description": ""}),  # another port
+    ("i-9", 443, {"state": "not registered", "reason": "", "description": ""}),
+])
+def test_the_rollout_reads_a_hosts_health_in_the_target_group_by_instance_and_port(instance, port, health):
+    assert target_health(GROUP, instance, port) == health
+
+
+def test_a_target_group_without_targets_or_health_holds_nobody():
+    assert target_health({}, "i-1")["state"] == "not registered"
+    assert target_health(None, "i-1")["state"] == "not registered"
+    assert target_health({"targets_health_description": [{"target": {"id": "i-1"}, "target_health": {}}]},
+                         "i-1")["state"] == "not registered"
 
 
 def test_a_host_with_nothing_deployed_has_a_row_too():
