@@ -1,7 +1,8 @@
 """The status behind a load balancer: module fleet_status reads the target group's health and
 the load balancer through the real AWS modules, from moto's server on 127.0.0.1, and asks the
 app at the address the load balancer is tagged with; a target group that does not exist is
-refused saying which."""
+refused saying which, by the status and by the rollout's plan (module rollout_plan) before
+anything is read or locked."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from lab import ROOT, ansible_playbook
+from lab import ROOT, ansible_playbook, flat
 
 DIGEST = "sha256:" + "c" * 64
 KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -87,3 +88,22 @@ def test_a_target_group_that_does_not_exist_is_refused_saying_which(cloud, tmp_p
     run, report = status(cloud, tmp_path, "fragments-missing")
     assert run.returncode != 0 and not report.exists()
     assert "No target group fragments-missing in us-east-1: check deploy_target_group" in run.output, run.output
+
+
+def plan(cloud, target_group):
+    extra = {"digest": DIGEST, "target_group": target_group}
+    return ansible_playbook("rollout_plan_aws.yml", "-e", json.dumps(extra), inventories=["localhost,"],
+                            env={"AWS_ENDPOINT_URL": cloud["endpoint"], **KEYS},
+                            playbook_dir=ROOT / "tests/playbooks", timeout=120)
+
+
+def test_a_rollout_behind_a_target_group_that_exists_is_planned(cloud):
+    run = plan(cloud, "fragments-test")
+    assert run.returncode == 0, run.output
+
+
+def test_a_rollout_behind_a_target_group_that_does_not_exist_is_refused_before_anything(cloud):
+    run = plan(cloud, "fragments-missing")
+    assert run.returncode != 0
+    assert ("No target group fragments-missing in us-east-1: check deploy_target_group and deploy_aws_region. "
+            "Nothing was changed.") in flat(run.output), run.output

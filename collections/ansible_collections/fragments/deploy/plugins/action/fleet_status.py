@@ -16,6 +16,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.fragments.deploy.plugins.filter.status_report import status_report
 from ansible_collections.fragments.deploy.plugins.filter.status_row import status_row
 from ansible_collections.fragments.deploy.plugins.plugin_utils.fleet_status import answer_line, ask_app, write_report
+from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import no_target_group
 
 ARGUMENTS = {
     "hosts": {"type": "list", "elements": "str", "required": True},
@@ -70,8 +71,7 @@ class ActionModule(ActionBase):
         found = self._aws("community.aws.elb_target_group_info", task_vars, names=[args["target_group"]],
                           collect_targets_health=True, region=args["region"])["target_groups"]
         if not found:
-            raise AnsibleActionFail("No target group %s in %s: check deploy_target_group and deploy_aws_region."
-                                    % (args["target_group"], args["region"]))
+            raise AnsibleActionFail(no_target_group(args["target_group"], args["region"]))
         arns = found[0].get("load_balancer_arns") or []
         # Without ARNs the info module would list every load balancer: a group in front of none has none.
         balancers = self._aws("amazon.aws.elb_application_lb_info", task_vars, load_balancer_arns=arns,

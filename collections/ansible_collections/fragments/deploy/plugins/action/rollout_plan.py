@@ -10,7 +10,7 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import (
-    digest_problem, lock_owner, plain_http_problem, settings_problem)
+    digest_problem, lock_owner, no_target_group, plain_http_problem, settings_problem)
 
 ARGUMENTS = {
     "batch_size": {"type": "raw", "required": True},
@@ -22,6 +22,8 @@ ARGUMENTS = {
     "digest_tags": {"type": "list", "elements": "str", "default": []},
     "app_urls": {"type": "list", "elements": "str", "default": []},
     "plain_http_allowed": {"type": "bool", "default": False},
+    "target_group": {"type": "str", "default": ""},
+    "region": {"type": "str", "default": "us-east-1"},
 }
 
 
@@ -40,6 +42,8 @@ class ActionModule(ActionBase):
                        "running. Nothing was changed." % args["group"])
         problem = (problem or digest_problem(args["digest"])
                    or plain_http_problem(args["app_urls"], args["plain_http_allowed"]))
+        if not problem and args["target_group"]:
+            problem = self._target_group_problem(args, task_vars)
         if problem:
             result.update(failed=True, msg=problem)
             return result
@@ -47,3 +51,13 @@ class ActionModule(ActionBase):
         if args["digest"]:
             result["ansible_facts"]["deploy_target"] = {"digest": args["digest"], "tags": args["digest_tags"]}
         return result
+
+    def _target_group_problem(self, args, task_vars):
+        """Why the target group cannot be used, or '' when AWS has it."""
+        answer = self._execute_module(module_name="community.aws.elb_target_group_info", task_vars=task_vars,
+                                      module_args={"names": [args["target_group"]], "region": args["region"]})
+        if answer.get("failed"):
+            return "Could not read the target group %s: %s" % (args["target_group"], answer.get("msg", "failed"))
+        if not answer.get("target_groups"):
+            return no_target_group(args["target_group"], args["region"]) + " Nothing was changed."
+        return ""

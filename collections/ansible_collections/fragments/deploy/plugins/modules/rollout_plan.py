@@ -19,6 +19,9 @@ description:
     digest asked for that is not C(sha256:) and 64 hex digits.
   - Refuses app addresses (O(app_urls)) that are plain HTTP to a public address, where every password or token
     would cross the internet unencrypted, unless O(plain_http_allowed).
+  - With O(target_group), refuses a load balancer's target group that does not exist in O(region), read with
+    M(community.aws.elb_target_group_info) where the task runs (delegate it to the control node, with the AWS
+    environment), once every other check passed.
   - Sets the fact C(deploy_lock_owner), who this rollout is for the locks (user@host, start time in UTC and a
     random number, so two rollouts never share it), and, when O(digest) is given, C(deploy_target) (C(digest)
     and C(tags)).
@@ -62,6 +65,14 @@ options:
     description: Take plain HTTP to a public address in O(app_urls), accepting the risk.
     type: bool
     default: false
+  target_group:
+    description: The load balancer's target group the hosts join (the deploy role's C(deploy_target_group)); none when empty.
+    type: str
+    default: ""
+  region:
+    description: The AWS region of O(target_group).
+    type: str
+    default: us-east-1
 attributes:
   check_mode:
     support: full

@@ -85,6 +85,11 @@ def plain_http_problem(app_urls, allowed):
             "deploy_plain_http_allowed to true. Nothing was changed." % ", ".join(plain))
 
 
+def no_target_group(name, region):
+    """The refusal of a load balancer's target group that AWS does not have (the plan's and the status's)."""
+    return "No target group %s in %s: check deploy_target_group and deploy_aws_region." % (name, region)
+
+
 def lock_owner(user=None, host=None, when=None, nonce=None):
     """Who a rollout is for the locks: user@host, when it started (UTC) and a number no other rollout has."""
     if user is None:
