@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
 import ssl
 import subprocess
 import sys
@@ -153,6 +154,41 @@ def test_a_cloud_started_again_removes_the_stand_ins_of_the_earlier_one():
                 pass
         for volume in client.volumes.list(filters={"label": f"{LABEL}={lab}"}):
             volume.remove(force=True)
+
+
+def test_a_load_balancer_whose_ports_are_taken_starts_on_free_ones(lab):
+    """The lab's first load balancer publishes on the lab's own ports; where another process holds
+    one, its stand-in starts on free ports instead, and chooses again when a port it chose is
+    taken before Docker binds it (as the lab hosts do)."""
+    client, name = docker.from_env(), "fragments-e2e-lbports"
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        taken = held.getsockname()[1]
+        settings = {"lab_name": name, "label": LABEL, "network": "bridge", "bind_address": "127.0.0.1",
+                    "lb_image": "fragments-lab/lb:haproxy", "lb_ports": {"80": taken}}
+        # The first three free ports chosen are the taken one too (two in the attempt on the lab's
+        # ports, which fixes only 80, and the first in the attempt on free ones): it must choose again.
+        code = (f"import types, lab_lb\n"
+                f"real, picks = lab_lb.free_port, iter([{taken}] * 3)\n"
+                f"lab_lb.free_port = lambda address: next(picks, None) or real(address)\n"
+                f"balancers = lab_lb.LabLoadBalancers({settings!r})\n"
+                f"balancers.boot(types.SimpleNamespace(name='web', arn='arn:web'))\n"
+                f"print(balancers.published['arn:web'][80], balancers.stats_ports['arn:web'])")
+        try:
+            run = _lab_cloud(code=code)
+            assert run.returncode == 0, run.stderr
+            published, stats = (int(port) for port in run.stdout.split())
+            assert taken not in (published, stats)
+            container = client.containers.get(f"{name}-lb-web")
+            assert container.status == "running"
+            assert container.attrs["HostConfig"]["PortBindings"]["80/tcp"] == [
+                {"HostIp": "127.0.0.1", "HostPort": str(published)}]
+        finally:
+            try:
+                client.containers.get(f"{name}-lb-web").remove(force=True)
+            except docker.errors.NotFound:
+                pass
 
 
 def test_a_cloud_refuses_a_taken_port_before_it_removes_anything(lab, tmp_path):

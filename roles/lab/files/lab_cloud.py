@@ -96,15 +96,7 @@ class LabHosts:
     def create(self, instance_id: str, image: str):
         volume = f"{self.name(instance_id)}-docker"
         self.client.volumes.create(volume, labels=self.labels(instance_id))
-        for _ in range(4):
-            try:
-                return self.run(instance_id, image, volume)
-            except docker.errors.APIError as error:
-                # A port chosen free was taken before Docker bound it: choose again.
-                if "already" not in str(error):
-                    raise
-                self.client.containers.get(self.name(instance_id)).remove(force=True)
-        return self.run(instance_id, image, volume)
+        return lab_lb.run_on_free_ports(self.client, self.name(instance_id), lambda: self.run(instance_id, image, volume))
 
     def run(self, instance_id: str, image: str, volume: str):
         bind = self.config["bind_address"]

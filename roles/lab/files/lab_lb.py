@@ -130,12 +130,16 @@ class LabLoadBalancers:
                 container = None
             if container is None:
                 # The lab's own ports for its first load balancer (its address is known before it
-                # exists, as a domain pointing at it would be); free ones for any other.
+                # exists, as a domain pointing at it would be); free ones for any other, or when
+                # those are taken.
                 try:
                     container = self.start(balancer.name, self.settings["lb_ports"])
-                except docker.errors.APIError:
-                    self.client.containers.get(self.name(balancer.name)).remove(force=True)
-                    container = self.start(balancer.name, {})
+                except docker.errors.APIError as error:
+                    if "already" not in str(error):
+                        raise
+                    remove_container(self.client, self.name(balancer.name))
+                    container = run_on_free_ports(self.client, self.name(balancer.name),
+                                                  lambda: self.start(balancer.name, {}))
             container.reload()
             ports = container.attrs["NetworkSettings"]["Ports"]
             self.stats_ports[balancer.arn] = ports[f"{STATS_PORT}/tcp"][0]["HostPort"]
@@ -162,10 +166,7 @@ class LabLoadBalancers:
 
     def remove(self, balancer_name: str) -> None:
         with self.lock:
-            try:
-                self.client.containers.get(self.name(balancer_name)).remove(force=True)
-            except docker.errors.NotFound:
-                pass
+            remove_container(self.client, self.name(balancer_name))
 
     def sync(self, backend: ELBv2Backend) -> None:
         """Write every load balancer's configuration and certificates from moto's state,
@@ -226,6 +227,27 @@ class LabLoadBalancers:
             return {}
         return {row["svname"]: row["status"] for row in csv.DictReader(io.StringIO(text))
                 if row.get("pxname") == "targets" and row["svname"] not in ("BACKEND", "FRONTEND")}
+
+
+def run_on_free_ports(client, name: str, run, attempts: int = 5):
+    """run(), which starts the container `name` on free ports it chooses, again while Docker finds
+    one of them taken (another process bound it between the choice and the start); the last
+    attempt's error is raised."""
+    for attempt in range(attempts):
+        try:
+            return run()
+        except docker.errors.APIError as error:
+            if "already" not in str(error) or attempt == attempts - 1:
+                raise
+            remove_container(client, name)
+
+
+def remove_container(client, name: str) -> None:
+    """Remove the container `name` (one created but not started), if there is one."""
+    try:
+        client.containers.get(name).remove(force=True)
+    except docker.errors.NotFound:
+        pass
 
 
 def free_port(address: str) -> int:
