@@ -34,6 +34,17 @@ RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s
 _TRUSTED = ssl.create_default_context()
 
 
+def settled(read, done, timeout: float = 30, pause: float = 0.2):
+    """read() again until done(what it read) or `timeout` seconds have passed; the last reading,
+    for the caller's assertion to show."""
+    deadline = time.monotonic() + timeout
+    value = read()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(pause)
+        value = read()
+    return value
+
+
 def trust(ca_file: Path) -> None:
     _TRUSTED.load_verify_locations(cafile=str(ca_file))
     urllib.request.install_opener(urllib.request.build_opener(urllib.request.HTTPSHandler(context=_TRUSTED)))

@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import docker
@@ -20,7 +19,7 @@ import pytest
 import requests
 
 from corpus import Corpus
-from lab import APP_REPOSITORY, Lab, flat, start_playbook
+from lab import APP_REPOSITORY, Lab, flat, settled, start_playbook
 from loops import RequestLoop
 
 pytestmark = pytest.mark.e2e
@@ -49,15 +48,13 @@ def version(lab: Lab) -> str:
 
 
 def wait_for(condition, what: str, timeout: float = 120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def holds() -> bool:
         try:
-            if condition():
-                return
+            return bool(condition())
         except (OSError, ValueError):  # not answering yet
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"gave up waiting {timeout:.0f} s for {what}")
+            return False
+    if not settled(holds, bool, timeout):
+        raise AssertionError(f"gave up waiting {timeout:.0f} s for {what}")
 
 
 def serving_digest(lab: Lab) -> str:

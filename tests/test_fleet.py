@@ -20,7 +20,6 @@ import json
 import shutil
 import ssl
 import subprocess
-import time
 import urllib.error
 import urllib.request
 
@@ -31,7 +30,7 @@ import pytest
 import requests
 
 from corpus import Corpus, call
-from lab import LIVE_INSTANCES, ROOT, Lab, flat
+from lab import LIVE_INSTANCES, ROOT, Lab, flat, settled
 from loops import FleetLoop, RequestLoop, WriteLoop
 
 pytestmark = pytest.mark.e2e
@@ -79,6 +78,11 @@ def versions(lab) -> list[str]:
 def running_digests(lab) -> set[str]:
     label = "docker inspect -f '{{index .Config.Labels \"fragments.deploy.digest\"}}' fragments"
     return {lab.on_host(label, host)[1].strip() for host in lab.hosts()}
+
+
+def targets_of(lab):
+    """A reader of the target group's health as the AWS API reports it, for settled()."""
+    return lambda: lab.load_balancer()["targets"]
 
 
 def record(lab) -> dict:
@@ -253,31 +257,25 @@ def test_a_host_whose_app_stops_leaves_the_rest_answering(fleet):
     balancer = fleet.load_balancer()
     with RequestLoop(balancer["url"]) as loop:
         assert fleet.on_host("docker stop fragments", second)[0] == 0
-        deadline = time.monotonic() + 30
-        while fleet.load_balancer()["targets"][second["instance_id"]] != "unhealthy" and time.monotonic() < deadline:
-            time.sleep(0.2)
+        targets = settled(targets_of(fleet), lambda targets: targets[second["instance_id"]] == "unhealthy")
         loop.settle(100)
-    assert fleet.load_balancer()["targets"] == {first["instance_id"]: "healthy", second["instance_id"]: "unhealthy"}
+    assert targets == {first["instance_id"]: "healthy", second["instance_id"]: "unhealthy"}
     assert loop.failures == [] and sum(loop.versions.values()) > 50
     assert fleet.on_host("docker start fragments", second)[0] == 0
-    deadline = time.monotonic() + 30
-    while fleet.load_balancer()["targets"][second["instance_id"]] != "healthy" and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert fleet.load_balancer()["targets"][second["instance_id"]] == "healthy"
+    targets = settled(targets_of(fleet), lambda targets: targets[second["instance_id"]] == "healthy")
+    assert targets[second["instance_id"]] == "healthy"
 
 
 def test_the_lab_load_balancer_restarted_still_reports_its_targets(fleet):
     """The lab's stand-in for the load balancer started again (by hand, or by a restarted
-    dockerd) publishes its statistics on a new free port; the health the AWS API reports
-    follows it there instead of staying "initial"."""
+    dockerd) keeps the ports chosen when it was made: the health the AWS API reports, read
+    from its statistics, comes back instead of staying "initial"."""
     [stand_in] = docker.from_env().containers.list(filters={"label": f"fragments.lab={fleet.name}",
                                                             "name": f"{fleet.name}-lb-"})
     stand_in.restart(timeout=5)
     hosts = {host["instance_id"] for host in fleet.hosts()}
-    deadline = time.monotonic() + 30
-    while fleet.load_balancer()["targets"] != dict.fromkeys(hosts, "healthy") and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert fleet.load_balancer()["targets"] == dict.fromkeys(hosts, "healthy")
+    all_healthy = dict.fromkeys(hosts, "healthy")
+    assert settled(targets_of(fleet), all_healthy.__eq__) == all_healthy
 
 
 def test_a_switch_the_load_balancer_never_calls_healthy_is_put_back(fleet):
@@ -297,10 +295,8 @@ def test_a_switch_the_load_balancer_never_calls_healthy_is_put_back(fleet):
     refuse = f"INPUT -p tcp --dport 80 -s {network['IPAddress']} -j REJECT --reject-with tcp-reset"
     assert fleet.on_host(f"iptables -I {refuse}", second)[0] == 0
     try:
-        deadline = time.monotonic() + 30
-        while fleet.load_balancer()["targets"][second["instance_id"]] != "unhealthy" and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert fleet.load_balancer()["targets"][second["instance_id"]] == "unhealthy"
+        targets = settled(targets_of(fleet), lambda targets: targets[second["instance_id"]] == "unhealthy")
+        assert targets[second["instance_id"]] == "unhealthy"
         run = fleet.play("deploy.yml", "-e", json.dumps({"deploy_target_timeout": 6}))
     finally:
         assert fleet.on_host(f"iptables -D {refuse}", second)[0] == 0
@@ -310,11 +306,8 @@ def test_a_switch_the_load_balancer_never_calls_healthy_is_put_back(fleet):
     assert f"put back on {v1}" in said, said[-3000:]
     assert running_digests(fleet) == {v1}
     assert versions(fleet) == ["v1", "v1"]
-    hosts = {host["instance_id"] for host in fleet.hosts()}
-    deadline = time.monotonic() + 30
-    while fleet.load_balancer()["targets"] != dict.fromkeys(hosts, "healthy") and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert fleet.load_balancer()["targets"] == dict.fromkeys(hosts, "healthy")
+    all_healthy = dict.fromkeys((host["instance_id"] for host in fleet.hosts()), "healthy")
+    assert settled(targets_of(fleet), all_healthy.__eq__) == all_healthy
     again = fleet.play("deploy.yml")
     assert again.returncode == 0, again.output
     assert running_digests(fleet) == {v2}
