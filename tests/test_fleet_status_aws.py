@@ -2,7 +2,9 @@
 the load balancer through the real AWS modules, from moto's server on 127.0.0.1, and asks the
 app at the address the load balancer is tagged with; a target group that does not exist is
 refused saying which, by the status and by the rollout's plan (module rollout_plan) before
-anything is read or locked."""
+anything is read or locked. A host joins the target group and waits until the group calls it
+healthy (module target_group_join): at once where it is registered already, after registering
+where it is not, and failing with the group's last word where it never is."""
 
 from __future__ import annotations
 
@@ -50,15 +52,20 @@ def cloud(app_url):
     subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{n}.0/24", AvailabilityZone=f"us-east-1{zone}")
                ["Subnet"]["SubnetId"] for n, zone in ((1, "a"), (2, "b"))]
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=subnets[0])["Instances"][0]["InstanceId"]
+    instance, joining, stopped = (ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=subnets[0])
+                                  ["Instances"][0]["InstanceId"] for _ in range(3))
     balancer = elb.create_load_balancer(Name="fragments-test", Subnets=subnets,
                                         Tags=[{"Key": "fragments-deploy:url", "Value": app_url}])["LoadBalancers"][0]
     group = elb.create_target_group(Name="fragments-test", Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0]
     elb.create_listener(LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=80,
                         DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}])
     elb.register_targets(TargetGroupArn=group["TargetGroupArn"], Targets=[{"Id": instance, "Port": 80}])
+    # Registered while running (a stopped instance cannot be), then stopped: the group calls it unused.
+    elb.register_targets(TargetGroupArn=group["TargetGroupArn"], Targets=[{"Id": stopped, "Port": 80}])
+    ec2.stop_instances(InstanceIds=[stopped])
     health = elb.describe_target_health(TargetGroupArn=group["TargetGroupArn"])["TargetHealthDescriptions"]
-    yield {"endpoint": endpoint, "instance": instance, "dns_name": balancer["DNSName"],
+    yield {"endpoint": endpoint, "instance": instance, "joining": joining, "stopped": stopped,
+           "dns_name": balancer["DNSName"],
            "health": health[0]["TargetHealth"]["State"]}
     server.stop()
 
@@ -107,3 +114,51 @@ def test_a_rollout_behind_a_target_group_that_does_not_exist_is_refused_before_a
     assert run.returncode != 0
     assert ("No target group fragments-missing in us-east-1: check deploy_target_group and deploy_aws_region. "
             "Nothing was changed.") in flat(run.output), run.output
+
+
+def join(cloud, target_group, instance, timeout=6):
+    extra = {"target_group": target_group, "instance": instance, "join_timeout": timeout}
+    return ansible_playbook("target_group_join_aws.yml", "-e", json.dumps(extra), inventories=["localhost,"],
+                            env={"AWS_ENDPOINT_URL": cloud["endpoint"], **KEYS},
+                            playbook_dir=ROOT / "tests/playbooks", timeout=120)
+
+
+def test_a_host_in_the_target_group_already_is_called_healthy_without_a_change(cloud):
+    run = join(cloud, "fragments-test", cloud["instance"])
+    assert run.returncode == 0, run.output
+    assert run.changed == 0, run.output
+
+
+def test_a_host_not_in_the_target_group_is_registered_then_called_healthy(cloud):
+    run = join(cloud, "fragments-test", cloud["joining"])
+    assert run.returncode == 0, run.output
+    assert run.changed == 1, run.output
+    assert join(cloud, "fragments-test", cloud["joining"]).changed == 0
+
+
+def test_a_host_never_called_healthy_fails_with_the_groups_last_word(cloud):
+    run = join(cloud, "fragments-test", cloud["stopped"], timeout=3)
+    assert run.returncode != 0
+    assert (f"did not call {cloud['stopped']} healthy within 3 s: unused "
+            "(Target.InvalidState: Target is in the stopped state)") in flat(run.output), run.output
+
+
+def test_a_target_group_that_does_not_exist_cannot_be_joined(cloud):
+    run = join(cloud, "fragments-missing", cloud["instance"])
+    assert run.returncode != 0
+    assert "No target group fragments-missing in us-east-1" in flat(run.output), run.output
+
+
+def test_check_mode_says_whether_it_would_register(cloud):
+    fresh = boto3.client("ec2", endpoint_url=cloud["endpoint"], region_name="us-east-1",
+                         aws_access_key_id=KEYS["AWS_ACCESS_KEY_ID"], aws_secret_access_key=KEYS["AWS_SECRET_ACCESS_KEY"])
+    subnet = fresh.describe_instances(InstanceIds=[cloud["instance"]])["Reservations"][0]["Instances"][0]["SubnetId"]
+    image = fresh.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    outsider = fresh.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=subnet)["Instances"][0]["InstanceId"]
+    extra = {"target_group": "fragments-test", "instance": outsider, "join_timeout": 6}
+    run = ansible_playbook("target_group_join_aws.yml", "-e", json.dumps(extra), "--check", inventories=["localhost,"],
+                           env={"AWS_ENDPOINT_URL": cloud["endpoint"], **KEYS},
+                           playbook_dir=ROOT / "tests/playbooks", timeout=120)
+    assert run.returncode == 0 and run.changed == 1, run.output
+    assert f"check mode: {outsider} would join the target group fragments-test" in flat(run.output), run.output
+    assert join(cloud, "fragments-test", outsider).changed == 1  # check mode registered nothing

@@ -90,6 +90,15 @@ def no_target_group(name, region):
     return "No target group %s in %s: check deploy_target_group and deploy_aws_region." % (name, region)
 
 
+def not_healthy_in_time(group, instance, timeout, health):
+    """The failure of a host the target group did not call healthy in time, with the group's last word
+    (filter target_health's state, reason and description)."""
+    said = health.get("state") or "not registered"
+    details = [part for part in (health.get("reason"), health.get("description")) if part]
+    return "The load balancer's target group %s did not call %s healthy within %d s: %s%s" % (
+        group, instance, timeout, said, " (%s)" % ": ".join(details) if details else "")
+
+
 def lock_owner(user=None, host=None, when=None, nonce=None):
     """Who a rollout is for the locks: user@host, when it started (UTC) and a number no other rollout has."""
     if user is None:

@@ -1,5 +1,6 @@
 """The rollout's plan (module rollout_plan): which settings and digests it refuses, and who a
-rollout is for the locks."""
+rollout is for the locks; what a host the target group never called healthy fails with
+(module target_group_join)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 import pytest
 
 from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import (
-    digest_problem, lock_owner, plain_http_problem, settings_problem)
+    digest_problem, lock_owner, no_target_group, not_healthy_in_time, plain_http_problem, settings_problem)
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -58,3 +59,20 @@ def test_plain_http_to_a_public_address_is_refused_naming_it_unless_allowed():
     assert said.endswith("set deploy_plain_http_allowed to true. Nothing was changed.")
     assert plain_http_problem(urls, allowed=True) == ""
     assert plain_http_problem(["https://app.example.com", "http://127.0.0.1:5505", ""], allowed=False) == ""
+
+
+@pytest.mark.parametrize(("health", "said"), [
+    ({"state": "unhealthy", "reason": "Target.FailedHealthChecks", "description": "Health checks failed"},
+     "unhealthy (Target.FailedHealthChecks: Health checks failed)"),
+    ({"state": "unhealthy", "reason": "Target.Timeout", "description": ""}, "unhealthy (Target.Timeout)"),
+    ({"state": "initial", "reason": "", "description": ""}, "initial"),
+    ({"state": "", "reason": "", "description": ""}, "not registered"),
+])
+def test_a_host_never_called_healthy_is_failed_with_the_groups_last_word(health, said):
+    assert not_healthy_in_time("web", "i-1", 300, health) == (
+        "The load balancer's target group web did not call i-1 healthy within 300 s: " + said)
+
+
+def test_a_missing_target_group_names_the_settings_to_check():
+    assert no_target_group("web", "eu-west-1") == (
+        "No target group web in eu-west-1: check deploy_target_group and deploy_aws_region.")
