@@ -16,7 +16,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.fragments.deploy.plugins.filter.status_report import status_report
 from ansible_collections.fragments.deploy.plugins.filter.status_row import status_row
 from ansible_collections.fragments.deploy.plugins.plugin_utils.fleet_status import answer_line, ask_app, write_report
-from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import no_target_group
+from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import read_target_group
 
 ARGUMENTS = {
     "hosts": {"type": "list", "elements": "str", "required": True},
@@ -68,15 +68,15 @@ class ActionModule(ActionBase):
 
     def _load_balancer(self, args, task_vars):
         """The target group with its targets' health, and the load balancer in front of it, as AWS says."""
-        found = self._aws("community.aws.elb_target_group_info", task_vars, names=[args["target_group"]],
-                          collect_targets_health=True, region=args["region"])["target_groups"]
-        if not found:
-            raise AnsibleActionFail(no_target_group(args["target_group"], args["region"]))
-        arns = found[0].get("load_balancer_arns") or []
+        group, problem = read_target_group(self._execute_module, task_vars, args["target_group"], args["region"],
+                                           health=True)
+        if problem:
+            raise AnsibleActionFail(problem)
+        arns = group.get("load_balancer_arns") or []
         # Without ARNs the info module would list every load balancer: a group in front of none has none.
         balancers = self._aws("amazon.aws.elb_application_lb_info", task_vars, load_balancer_arns=arns,
                               region=args["region"])["load_balancers"] if arns else []
-        return found[0], (balancers[0] if balancers else {})
+        return group, (balancers[0] if balancers else {})
 
     def _aws(self, module, task_vars, **module_args):
         answer = self._execute_module(module_name=module, module_args=module_args, task_vars=task_vars)

@@ -10,7 +10,7 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import (
-    digest_problem, lock_owner, no_target_group, plain_http_problem, settings_problem)
+    digest_problem, lock_owner, plain_http_problem, read_target_group, settings_problem)
 
 ARGUMENTS = {
     "batch_size": {"type": "raw", "required": True},
@@ -54,10 +54,5 @@ class ActionModule(ActionBase):
 
     def _target_group_problem(self, args, task_vars):
         """Why the target group cannot be used, or '' when AWS has it."""
-        answer = self._execute_module(module_name="community.aws.elb_target_group_info", task_vars=task_vars,
-                                      module_args={"names": [args["target_group"]], "region": args["region"]})
-        if answer.get("failed"):
-            return "Could not read the target group %s: %s" % (args["target_group"], answer.get("msg", "failed"))
-        if not answer.get("target_groups"):
-            return no_target_group(args["target_group"], args["region"]) + " Nothing was changed."
-        return ""
+        dummy, problem = read_target_group(self._execute_module, task_vars, args["target_group"], args["region"])
+        return problem + " Nothing was changed." if problem else ""

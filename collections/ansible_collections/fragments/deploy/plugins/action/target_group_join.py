@@ -13,7 +13,7 @@ import time
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.fragments.deploy.plugins.filter.target_health import NOT_REGISTERED, target_health
-from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import no_target_group, not_healthy_in_time
+from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import not_healthy_in_time, read_target_group
 
 ARGUMENTS = {
     "target_group": {"type": "str", "required": True},
@@ -70,11 +70,6 @@ class ActionModule(ActionBase):
 
     def _health(self, args, task_vars):
         """The instance's health in the group (filter target_health), or why the group cannot be read."""
-        read = self._execute_module(module_name="community.aws.elb_target_group_info", task_vars=task_vars,
-                                    module_args={"names": [args["target_group"]], "collect_targets_health": True,
-                                                 "region": args["region"]})
-        if read.get("failed"):
-            return None, "Could not read the target group %s: %s" % (args["target_group"], read.get("msg", "failed"))
-        if not read.get("target_groups"):
-            return None, no_target_group(args["target_group"], args["region"])
-        return target_health(read["target_groups"][0], args["instance"], args["port"]), ""
+        group, problem = read_target_group(self._execute_module, task_vars, args["target_group"], args["region"],
+                                           health=True)
+        return (None, problem) if problem else (target_health(group, args["instance"], args["port"]), "")

@@ -90,6 +90,18 @@ def no_target_group(name, region):
     return "No target group %s in %s: check deploy_target_group and deploy_aws_region." % (name, region)
 
 
+def read_target_group(execute_module, task_vars, name, region, health=False):
+    """The target group `name` as community.aws.elb_target_group_info returns it (with its targets' health
+    when `health`), run through an action's _execute_module, and ''; or None and why it cannot be used."""
+    read = execute_module(module_name="community.aws.elb_target_group_info", task_vars=task_vars,
+                          module_args={"names": [name], "collect_targets_health": health, "region": region})
+    if read.get("failed"):
+        return None, "Could not read the target group %s: %s" % (name, read.get("msg", "failed"))
+    if not read.get("target_groups"):
+        return None, no_target_group(name, region)
+    return read["target_groups"][0], ""
+
+
 def not_healthy_in_time(group, instance, timeout, health):
     """The failure of a host the target group did not call healthy in time, with the group's last word
     (filter target_health's state, reason and description)."""
