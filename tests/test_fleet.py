@@ -85,6 +85,13 @@ def targets_of(lab):
     return lambda: lab.load_balancer()["targets"]
 
 
+def load_balancer_stand_in(lab):
+    """The lab's haproxy container standing in for its one load balancer."""
+    [stand_in] = docker.from_env().containers.list(filters={"label": f"fragments.lab={lab.name}",
+                                                            "name": f"{lab.name}-lb-"})
+    return stand_in
+
+
 def record(lab) -> dict:
     return json.loads((lab.state_dir / "releases" / "fragments.json").read_text())
 
@@ -270,8 +277,7 @@ def test_the_lab_load_balancer_restarted_still_reports_its_targets(fleet):
     """The lab's stand-in for the load balancer started again (by hand, or by a restarted
     dockerd) keeps the ports chosen when it was made: the health the AWS API reports, read
     from its statistics, comes back instead of staying "initial"."""
-    [stand_in] = docker.from_env().containers.list(filters={"label": f"fragments.lab={fleet.name}",
-                                                            "name": f"{fleet.name}-lb-"})
+    stand_in = load_balancer_stand_in(fleet)
     stand_in.restart(timeout=5)
     hosts = {host["instance_id"] for host in fleet.hosts()}
     all_healthy = dict.fromkeys(hosts, "healthy")
@@ -289,8 +295,7 @@ def test_a_switch_the_load_balancer_never_calls_healthy_is_put_back(fleet):
     v2 = record(fleet)["current"]["digest"]
     assert running_digests(fleet) == {v1} and v1 != v2  # after the rollback
     first, second = fleet.hosts()
-    [stand_in] = docker.from_env().containers.list(filters={"label": f"fragments.lab={fleet.name}",
-                                                            "name": f"{fleet.name}-lb-"})
+    stand_in = load_balancer_stand_in(fleet)
     [network] = stand_in.attrs["NetworkSettings"]["Networks"].values()
     refuse = f"INPUT -p tcp --dport 80 -s {network['IPAddress']} -j REJECT --reject-with tcp-reset"
     assert fleet.on_host(f"iptables -I {refuse}", second)[0] == 0

@@ -130,16 +130,11 @@ class LabLoadBalancers:
                 container = None
             if container is None:
                 # The lab's own ports for its first load balancer (its address is known before it
-                # exists, as a domain pointing at it would be); free ones for any other, or when
-                # those are taken.
-                try:
-                    container = self.start(balancer.name, self.settings["lb_ports"])
-                except docker.errors.APIError as error:
-                    if "already" not in str(error):
-                        raise
-                    remove_container(self.client, self.name(balancer.name))
-                    container = run_on_free_ports(self.client, self.name(balancer.name),
-                                                  lambda: self.start(balancer.name, {}))
+                # exists, as a domain pointing at it would be) in the first attempt; free ones for
+                # any other, or when those are taken.
+                given = iter([self.settings["lb_ports"]])
+                container = run_on_free_ports(self.client, self.name(balancer.name),
+                                              lambda: self.start(balancer.name, next(given, {})), attempts=6)
             container.reload()
             ports = container.attrs["NetworkSettings"]["Ports"]
             self.stats_ports[balancer.arn] = ports[f"{STATS_PORT}/tcp"][0]["HostPort"]

@@ -16,6 +16,7 @@ import socket
 import time
 
 from ansible_collections.fragments.deploy.plugins.filter.plain_http_to_public import plain_http_to_public
+from ansible_collections.fragments.deploy.plugins.filter.target_health import NOT_REGISTERED
 from ansible_collections.fragments.deploy.plugins.module_utils.app_host import DEPLOYED, DIGEST, UNCHANGED
 
 # A host's outcome in a rollout, built on what app_deploy says of one change (DEPLOYED, UNCHANGED):
@@ -105,7 +106,7 @@ def read_target_group(execute_module, task_vars, name, region, health=False):
 def not_healthy_in_time(group, instance, timeout, health):
     """The failure of a host the target group did not call healthy in time, with the group's last word
     (filter target_health's state, reason and description)."""
-    said = health.get("state") or "not registered"
+    said = health.get("state") or NOT_REGISTERED
     details = [part for part in (health.get("reason"), health.get("description")) if part]
     return "The load balancer's target group %s did not call %s healthy within %d s: %s%s" % (
         group, instance, timeout, said, " (%s)" % ": ".join(details) if details else "")
