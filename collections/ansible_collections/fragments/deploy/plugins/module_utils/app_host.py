@@ -174,6 +174,21 @@ class Docker:
                 return None
             raise
 
+    def health_check(self, container, timeout):
+        """Run the container's HEALTHCHECK command now, as Docker's own probe would, waiting at
+        most the check's timeout or `timeout`: (passed, what it said when it did not)."""
+        check = container.get("Config", {}).get("Healthcheck") or {}
+        test = check.get("Test") or []
+        if not test or test[0] == "NONE":
+            return True, ""
+        command = test[1:] if test[0] == "CMD" else ["/bin/sh", "-c", test[1]]
+        limit = min((check.get("Timeout") or 30 * 10 ** 9) / 1e9, max(timeout, 1))
+        try:
+            self.run("exec", container["Id"], *command, timeout=limit)
+        except CommandError as exc:
+            return False, "health check: " + " ".join(str(exc).split())[:300]
+        return True, ""
+
     def image_present(self, reference):
         if self.socket_path:
             return self.get("/images/%s/json" % quote(reference, safe="/:@")) is not None

@@ -85,7 +85,11 @@ app:
       type: list
       elements: str
     health:
-      description: C(healthy), C(unhealthy), C(starting), C(no check), C(stopped) or C(absent).
+      description:
+        - C(healthy), C(unhealthy), C(starting), C(no check), C(stopped) or C(absent).
+        - Docker says C(starting) until its first probe, which comes one interval of the HEALTHCHECK after the
+          start (a deploy does not wait for it). For the serving container the module then runs the image's
+          check itself, as Docker's probe would, and says C(healthy) when it passes.
       type: str
     started_at:
       description: When it started, UTC, to the second.
@@ -143,6 +147,8 @@ def main():
     try:
         container = docker.inspect(app.name)
         current, previous = describe(container), describe(docker.inspect(app.previous))
+        if current["health"] == "starting" and docker.health_check(container, 10)[0]:
+            current["health"] = "healthy"
     except CommandError as exc:
         module.fail_json(msg="Cannot ask Docker on this host: %s" % exc)
     proxy = proxy_running() is not None
