@@ -169,8 +169,9 @@ class Deployer:
         target = self.proxy.target()
         if candidate["State"].get("Running") and self.proxy.sends_to(candidate, target):
             # Killed after the switch: the candidate takes the traffic. Check it as the switch
-            # would have, then finish its promotion.
-            healthy, seen = self.check_through_proxy()
+            # would have, its HEALTHCHECK too (its gate passed in another process, maybe long
+            # ago), then finish its promotion.
+            healthy, seen = self.check_through_proxy(run_check=True)
             if healthy:
                 self.promote()
                 self.module.warn("A deploy interrupted after its switch was finished: %s serves."
@@ -313,9 +314,10 @@ class Deployer:
         self.timed("gate", started)
         return False, last
 
-    def check_through_proxy(self):
-        """After the switch: three answers through the proxy, then the image's HEALTHCHECK passing
-        again, run now rather than at Docker's next probe, which may be an interval away."""
+    def check_through_proxy(self, run_check):
+        """After the switch: three answers through the proxy, the candidate still up and not called
+        unhealthy and, with `run_check`, its HEALTHCHECK passing when run now. Docker's own next
+        probe, which may be an interval away, is not waited for."""
         started = time.monotonic()
         deadline = started + self.params["health_timeout"]
         if self.params["health_path"]:
@@ -334,9 +336,8 @@ class Deployer:
             failed = self.health_output(container) if container else "the container was removed"
             if failed:
                 return False, failed
-            if (container["State"].get("Health") or {}).get("Status") == "healthy":
-                passed = True
-            else:
+            passed = not run_check or (container["State"].get("Health") or {}).get("Status") == "healthy"
+            if not passed:
                 passed, last = self.docker.health_check(container, deadline - time.monotonic())
             if passed:
                 self.timed("check", started)
@@ -535,7 +536,8 @@ class Deployer:
             self.switch_back(old_port, current if running else None, reused)
             raise
         self.timed("switch", started)
-        healthy, seen = self.check_through_proxy()
+        # The gate ran the HEALTHCHECK a moment ago: no need to run it again.
+        healthy, seen = self.check_through_proxy(run_check=False)
         if not healthy:
             self.switch_back(old_port, current if running else None, reused)
             self.record(ROLLED_BACK, previous_digest)

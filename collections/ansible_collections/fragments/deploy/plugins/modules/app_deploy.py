@@ -25,8 +25,7 @@ description:
     O(healthcheck)) and O(health_path) on its own address.
   - A healthy candidate takes the traffic through a graceful reload of the host's nginx
     (C(nginx -t) first, so a configuration nginx refuses is never loaded), is checked again
-    through the proxy (O(proxy_check_url)) and by its HEALTHCHECK run once more at once (not at
-    Docker's next probe, an interval away), and only then does the old version stop, once its
+    through the proxy (O(proxy_check_url)), and only then does the old version stop, once its
     in-flight requests are done
     (O(drain_timeout)). The old container is kept, stopped, as C(<name>-previous), so a
     revert to it needs no pull and no new container.
