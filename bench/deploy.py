@@ -348,8 +348,9 @@ def write_page(args, release_times, per_count: dict[int, dict]) -> None:
               "  until the new process listens.",
               "- *ours*: `deploy.yml` with the release's digest: on every host at once one call that takes the lock,",
               "  checks Docker and the proxy and pulls; then per host (a batch at a time) one call that starts the new",
-              "  version beside the old one, gates it on its HEALTHCHECK and health path, switches the proxy, checks it",
-              "  through the proxy and by its HEALTHCHECK run once more (not at Docker's next probe), drains and stops the old one, records, prunes;",
+              "  version beside the old one, gates it on its HEALTHCHECK (run by `docker exec`, not at Docker's first",
+              "  probe) and health path, switches the proxy, checks it through the proxy (three answers, the container",
+              "  still up and not called unhealthy), drains and stops the old one, records, prunes;",
               "  then the locks given back. *rolling* changes one host at a time (the default); *all at once* is",
               "  `-e deploy_batch_size=100%`, the same parallelism as the bare minimum.",
               "- Every measured change starts from hosts without the new image, so each pulls it."]
