@@ -329,7 +329,6 @@ class Deployer:
                     return False, "GET %s through the proxy answered nothing (%s)" % (url, exc.__class__.__name__)
                 if not 200 <= status < 300:
                     return False, "GET %s through the proxy answered %d (from %s)" % (url, status, upstream)
-                time.sleep(0.05)
         last = "its health check did not pass"
         while time.monotonic() < deadline:
             container = self.docker.inspect(self.app.candidate)
@@ -395,14 +394,15 @@ class Deployer:
         """The candidate, which serves, becomes the app; the old version stops and becomes the
         previous one. Safe to interrupt after any step: the candidate has its restart policy
         first, and recover() finishes from wherever this stopped (the old one still named the
-        app, stopped, or already renamed)."""
+        app, stopping or stopped, or already renamed). The old version, drained, is told to stop
+        and not waited for (its stop took 0.3 s of every host's change, measured on the lab)."""
         if not self.restart_policy_set(self.docker.inspect(self.app.candidate)):
             self.docker.set_restart_policy(self.app.candidate, RESTART_POLICY)
         current = self.docker.inspect(self.app.name)
         if current:
             self.remove(self.app.previous)
             if current["State"].get("Running"):
-                self.docker.stop(self.app.name, self.params["stop_timeout"])
+                self.docker.stop_in_background(current["Id"], self.params["stop_timeout"])
                 self.fault("old-stopped")
             self.docker.rename(self.app.name, self.app.previous)
             self.fault("old-renamed")
@@ -507,6 +507,11 @@ class Deployer:
 
         old_port = container_port(current) if running else None
         previous = self.docker.inspect(self.app.previous)
+        if previous and previous["State"].get("Running"):
+            # Still stopping (promote() does not wait), or started by hand: stopped before its
+            # port is judged or the container reused.
+            self.docker.stop(previous["Id"], self.params["stop_timeout"])
+            previous = self.docker.inspect(self.app.previous)
         port = self.choose_port(old_port, previous)
         self.pull()
         self.changed = True

@@ -152,6 +152,28 @@ class Docker:
         self.change(("stop", "--time", str(seconds), name), "POST",
                     "/containers/%s/stop?t=%d" % (quote(name, safe=""), seconds), timeout=seconds + 60)
 
+    def stop_in_background(self, container_id, seconds):
+        """stop() from a detached process of its own, without waiting for it: the caller's work
+        is done once the stop is asked for, and the process outlives the caller (a module's
+        run ends; a SIGTERM-ignoring app may take `seconds`). Takes the container's Id, which
+        does not move when names do. Nothing is said of a failure: the next change stops a
+        previous version still running before it uses that container or its port."""
+        child = os.fork()
+        if child:
+            os.waitpid(child, 0)
+            return
+        try:
+            os.setsid()  # its own session: nothing of the caller's ending (a closed SSH channel) reaches it
+            if os.fork():
+                os._exit(0)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for stream in (0, 1, 2):  # the caller's output ends when the caller does
+                os.dup2(devnull, stream)
+            self.stop(container_id, seconds)
+        except BaseException:  # noqa: BLE001 - a detached process has nobody to tell
+            pass
+        os._exit(0)
+
     def remove(self, name):
         """Remove it, running or not, with its anonymous volumes kept as `docker rm --force` does."""
         self.change(("rm", "--force", name), "DELETE", "/containers/%s?force=1" % quote(name, safe=""))

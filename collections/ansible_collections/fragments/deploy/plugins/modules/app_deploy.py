@@ -28,7 +28,9 @@ description:
     through the proxy (O(proxy_check_url)), and only then does the old version stop, once its
     in-flight requests are done
     (O(drain_timeout)). The old container is kept, stopped, as C(<name>-previous), so a
-    revert to it needs no pull and no new container.
+    revert to it needs no pull and no new container. Its stop is asked for by a detached
+    process and not waited for (the module returns while it stops, within O(stop_timeout));
+    the next change stops a previous version still running before it reuses it.
   - Nothing running is touched when the pull fails or the candidate is not healthy; a
     version that fails once it takes the traffic is switched back to the old one, which
     never stopped. Each change is appended to the host's deploy record

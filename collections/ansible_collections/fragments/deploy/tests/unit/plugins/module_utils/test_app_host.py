@@ -8,6 +8,7 @@ import http.server
 import json
 import socketserver
 import threading
+import time
 
 import pytest
 
@@ -61,7 +62,10 @@ class Engine(http.server.BaseHTTPRequestHandler):
         document = json.loads(self.rfile.read(length)) if length else None
         self.server.changes.append((self.command, self.path, document))
         name = self.path.split("/")[2].split("?")[0]
-        status = {"web": 204, "running": 304}.get(name, 404)
+        if name == "slow":  # a container that takes its time to stop: answered once the test says
+            self.server.release.wait(30)
+            self.server.answered.set()
+        status = {"web": 204, "running": 304, "slow": 204}.get(name, 404)
         body = b"" if status != 404 else json.dumps({"message": "No such container: %s" % name}).encode()
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
@@ -79,15 +83,17 @@ def engine(tmp_path):
     # http.server reads the client address as a (host, port) pair.
     server.get_request = lambda: (server.socket.accept()[0], ("local", 0))
     server.changes = []
+    server.release, server.answered = threading.Event(), threading.Event()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield path, server.changes
+    yield path, server.changes, server
+    server.release.set()
     server.shutdown()
     server.server_close()
 
 
 def test_reads_go_over_the_socket(engine):
-    engine, dummy = engine
+    engine, dummy, dummy = engine
     docker = Docker(binary="/nonexistent/docker", socket_path=engine)
     assert docker.inspect("web") == {"Name": "/web", "State": {"Running": True}}
     assert docker.inspect("gone") is None
@@ -96,7 +102,7 @@ def test_reads_go_over_the_socket(engine):
 
 
 def test_an_engine_error_is_a_command_error_with_its_message(engine):
-    engine, dummy = engine
+    engine, dummy, dummy = engine
     with pytest.raises(CommandError, match="answered 500 to GET /containers/broken/json: .*engine trouble"):
         Docker(socket_path=engine).inspect("broken")
 
@@ -112,7 +118,7 @@ def test_without_a_socket_the_cli_answers(tmp_path):
 
 
 def test_a_switch_s_changes_go_over_the_socket(engine):
-    path, changes = engine
+    path, changes, dummy = engine
     docker = Docker(binary="/nonexistent/docker", socket_path=path)
     docker.rename("web", "web-previous")
     docker.set_restart_policy("web", "unless-stopped")
@@ -129,7 +135,7 @@ def test_a_switch_s_changes_go_over_the_socket(engine):
 
 
 def test_a_refused_change_is_a_command_error_with_the_engine_s_message(engine):
-    path, dummy = engine
+    path, dummy, dummy = engine
     with pytest.raises(CommandError, match="answered 404 to POST /containers/gone/stop: .*No such container: gone"):
         Docker(socket_path=path).stop("gone", 5)
 
@@ -137,3 +143,18 @@ def test_a_refused_change_is_a_command_error_with_the_engine_s_message(engine):
 def test_without_a_socket_the_cli_makes_the_changes(tmp_path):
     with pytest.raises(CommandError, match="cannot run /nonexistent/docker"):
         Docker(binary="/nonexistent/docker", socket_path=None).rename("web", "web-previous")
+
+
+def test_a_stop_in_the_background_is_asked_for_and_not_waited_for(engine):
+    """The old version's stop after a switch: a detached process asks for it, the caller goes on."""
+    path, changes, server = engine
+    Docker(binary="/nonexistent/docker", socket_path=path).stop_in_background("slow", 10)
+    # Back before the engine answered (it holds the answer until told): not waited for.
+    assert not server.answered.is_set()
+    for dummy in range(100):  # the detached process asks soon after
+        if changes:
+            break
+        time.sleep(0.05)
+    assert changes == [("POST", "/containers/slow/stop?t=10", None)]
+    server.release.set()
+    assert server.answered.wait(10)
