@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import pytest
 
-from lab import APP_REPOSITORY as REPOSITORY, ROOT
+from lab import APP_REPOSITORY as REPOSITORY, ROOT, settled
 from loops import RequestLoop
 
 pytestmark = pytest.mark.e2e
@@ -123,3 +123,24 @@ def test_old_images_are_pruned(lab, app_images):
     assert listed() >= {lab.manifest_digest(REPOSITORY, "v1"), unhealthy}
     assert deploy(lab, "v2", container_app_keep_images=2).returncode == 0
     assert listed() == {lab.manifest_digest(REPOSITORY, "v1"), lab.manifest_digest(REPOSITORY, "v2")}
+
+
+def test_a_previous_version_left_running_is_stopped_and_reused(lab, app_images):
+    """The change does not wait for the old version to stop (a detached process stops it). A
+    previous version still running when the next change comes (still stopping, or started by
+    hand) is stopped first and then reused as the candidate: no second container of it, no
+    port of its own taken from the new version."""
+    assert deploy(lab, "v1").returncode == 0
+    assert deploy(lab, "v2").returncode == 0
+    inner(lab, "docker start fragments-previous")
+    previous_id = json.loads(inner(lab, "docker inspect fragments-previous"))[0]["Id"]
+    run = deploy(lab, "v1")
+    assert run.returncode == 0, run.output
+    assert version(lab) == "v1"
+    assert json.loads(inner(lab, "docker inspect fragments"))[0]["Id"] == previous_id
+    # v2, drained, stops in the background: settled within its stop timeout.
+    def states() -> dict:
+        listed = inner(lab, "docker ps -a --filter name=^fragments --format '{{.Names}} {{.State}}'")
+        return dict(line.split() for line in listed.splitlines() if line.strip())
+    found = settled(states, lambda found: found.get("fragments-previous") == "exited")
+    assert found == {"fragments": "running", "fragments-previous": "exited"}, found
