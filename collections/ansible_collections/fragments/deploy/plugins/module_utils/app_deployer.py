@@ -509,9 +509,8 @@ class Deployer:
         previous = self.docker.inspect(self.app.previous)
         if previous and previous["State"].get("Running"):
             # Still stopping (promote() does not wait), or started by hand: stopped before its
-            # port is judged or the container reused.
+            # port is judged or the container reused (both read its labels, which stay as read).
             self.docker.stop(previous["Id"], self.params["stop_timeout"])
-            previous = self.docker.inspect(self.app.previous)
         port = self.choose_port(old_port, previous)
         self.pull()
         self.changed = True
