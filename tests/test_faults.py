@@ -259,6 +259,26 @@ def test_malformed_inventory_is_refused_before_any_change(lab, app_images, tmp_p
     assert lab.on_host(f"test -e {LOCK}")[0] == 1
 
 
+def test_a_rerun_of_the_release_that_serves_says_so_and_ends_after_the_prepare(lab, app_images):
+    """Every host runs the release already: the prepare call gives the lock back, the role says
+    what runs and ends there (no batch, no lock task), and the same container serves on."""
+    serving, _ = next_switch(lab)
+    # What the tests before left may still need a change here (run after the lock and unreachable
+    # tests, one deploy was not a no-op): this run settles it, the next is the re-run.
+    settle = deploy(lab, serving)
+    assert settle.returncode == 0, settle.output
+    before = app_container(lab)
+    run = deploy(lab, serving)
+    assert run.returncode == 0, run.output
+    [host] = lab.hosts()
+    output = flat(run.output)
+    assert f"runs on {host['name']}; changed on 0 of 1." in output
+    assert "End the rollout there" in output
+    assert "Change the hosts a batch at a time" not in output and "Give the deploy lock back" not in output
+    assert app_container(lab) == before and version(lab) == serving
+    assert lab.on_host(f"test -e {LOCK}")[0] == 1
+
+
 def test_a_stopped_proxy_is_named_and_started_again(lab, app_images):
     serving, _ = next_switch(lab)
     code, output = lab.on_host("systemctl stop nginx")

@@ -22,6 +22,8 @@ description:
     this rollout changed them (the note's C(previous_digest)) and either failed after their switch (the load balancer
     did not call the new version healthy) or, once the rollout stops, were updated. A host that ran nothing
     before keeps the new version.
+  - Nothing is left to do (C(nothing_to_do)) when every host runs the release already (C(unchanged)), none was lost
+    and no note holds a lock (the prepare calls gave theirs back); the deploy role ends there.
   - The message says, once stopped, where it failed and why (the note's C(error)), what was put back and what was not
     tried; else where the release runs and on how many hosts it changed.
 options:
@@ -59,12 +61,12 @@ RETURN = r"""
 _value:
   description: >-
     failed, lost, tried, updated, reverted, not_tried, to_revert (lists of hosts, in play order), stopped
-    (bool) and message (the rollout's outcome in a sentence or three).
+    and nothing_to_do (bools) and message (the rollout's outcome in a sentence or three).
   type: dict
 """
 
 from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import (
-    FAILED, FAILURES, REVERTED, UPDATED, whole_note)
+    FAILED, FAILURES, REVERTED, UNCHANGED, UPDATED, whole_note)
 
 
 def rollout_tally(notes, lost=None, max_fail_percentage=0, release=None, revert_on_failure=True):
@@ -87,6 +89,8 @@ def rollout_tally(notes, lost=None, max_fail_percentage=0, release=None, revert_
         "stopped": stopped,
         "to_revert": [host for host in notes if revert_on_failure and notes[host]["previous_digest"] and (
             outcomes[host] == FAILED or stopped and outcomes[host] == UPDATED)],
+        "nothing_to_do": bool(notes) and not lost and all(
+            note["outcome"] == UNCHANGED and not note["lock_path"] for note in notes.values()),
     }
     tally["message"] = message(tally, hosts, dict((host, note["error"]) for host, note in notes.items()), release)
     return tally

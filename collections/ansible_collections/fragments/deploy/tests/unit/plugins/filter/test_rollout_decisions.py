@@ -43,7 +43,8 @@ def test_the_tally_names_each_kind_of_host_in_play_order():
     tally = tallied({"a": "updated", "b": "failed", "c": "reverted", "d": "", "e": "revert failed"}, ["f"], 0)
     assert tally.pop("message")
     assert tally == {"failed": ["b", "e", "f"], "lost": ["f"], "tried": ["a", "b", "c", "e"], "updated": ["a"],
-                     "reverted": ["c"], "not_tried": ["d"], "stopped": True, "to_revert": []}
+                     "reverted": ["c"], "not_tried": ["d"], "stopped": True, "to_revert": [],
+                     "nothing_to_do": False}
 
 
 def test_a_stopped_rollout_says_where_it_failed_and_why_what_went_back_and_what_was_not_tried():
@@ -55,6 +56,18 @@ def test_a_stopped_rollout_says_where_it_failed_and_why_what_went_back_and_what_
         "Put back on their previous version: a. Not tried: c." % DIGEST)
     assert tallied({"a": "failed"}, [], 0)["message"] == (
         "The rollout stopped. Failed: a (failed). Put back on their previous version: none. Not tried: none.")
+
+
+@pytest.mark.parametrize(("notes", "lost", "nothing_to_do"), [
+    ({"a": {"outcome": "unchanged"}, "b": {"outcome": "unchanged"}}, [], True),
+    ({"a": {"outcome": "unchanged"}, "b": {"outcome": ""}}, [], False),              # b is still to change
+    ({"a": {"outcome": "unchanged"}, "b": {"outcome": "failed"}}, [], False),
+    ({"a": {"outcome": "unchanged"}}, ["b"], False),                                 # b is out of reach
+    ({"a": {"outcome": "unchanged", "lock_path": "/l"}}, [], False),                 # a lock to give back (check mode)
+    ({}, [], False),
+])
+def test_nothing_is_left_to_do_only_where_every_host_runs_the_release_and_holds_no_lock(notes, lost, nothing_to_do):
+    assert rollout_tally(notes, lost)["nothing_to_do"] is nothing_to_do
 
 
 def test_a_rollout_that_goes_on_says_where_the_release_runs():
