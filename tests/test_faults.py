@@ -263,8 +263,8 @@ def test_a_rerun_of_the_release_that_serves_says_so_and_ends_after_the_prepare(l
     """Every host runs the release already: the prepare call gives the lock back, the role says
     what runs and ends there (no batch, no lock task), and the same container serves on."""
     serving, _ = next_switch(lab)
-    # What the tests before left may still need a change here (run after the lock and unreachable
-    # tests, one deploy was not a no-op): this run settles it, the next is the re-run.
+    # The host may serve another image that answers the same version (after the lock test, the
+    # slow image answers v2, not v2's own digest): this run settles it, the next is the re-run.
     settle = deploy(lab, serving)
     assert settle.returncode == 0, settle.output
     before = app_container(lab)
