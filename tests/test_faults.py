@@ -222,9 +222,7 @@ BAD_SETTINGS = [
     ({"deploy_max_fail_percentage": 150}, "deploy_max_fail_percentage a whole number from 0 to 100"),
     ({"deploy_revert_on_failure": "maybe"}, "argument 'deploy_revert_on_failure' is of type str"),
     ({"deploy_digest": "sha256:abc"}, "deploy_digest must be sha256:<64 hex digits>"),
-    ({"container_app_ports": ["8080"]}, "container_app_ports is gone: the app publishes on 127.0.0.1 only"),
     ({"container_app_host_ports": [18080]}, "container_app_host_ports must be two or more different ports"),
-    ({"container_app_secret_env": {"TOKEN": "x"}}, "container_app_secret_env is not supported"),
 ]
 
 
