@@ -16,9 +16,9 @@ description:
     converged}), and passes it through this filter after each step; filter P(fragments.deploy.rollout_tally#filter)
     tallies the notes.
   - "The outcome is C('') (not tried yet), C(unchanged), C(updated), C(failed), C(reverted) or C(revert failed)."
-  - "Steps: C(start) (a fresh note); C(prepared) (O(result) is M(fragments.deploy.app_prepare)'s: the lock held
-    unless the call gave it back, or who else holds it, whether Docker and the proxy are as configured,
-    C(unchanged) where the release serves already); C(prepare failed); C(converged);
+  - "Steps: C(prepared) (the first, on an empty note; O(result) is M(fragments.deploy.app_prepare)'s: the lock
+    held unless the call gave it back, or who else holds it, whether Docker and the proxy are as configured,
+    C(unchanged) where the release serves already); C(prepare failed) (the first too); C(converged);
     C(converge failed); C(changed) (O(result) is M(fragments.deploy.app_deploy)'s: C(updated) when it deployed, with
     the digest it ran before); C(change failed) (the digest to go back to only when O(result) says the switch was
     made); C(reverted) (a failed host stays failed); C(revert failed)."

@@ -16,7 +16,8 @@ description:
   - Takes each host's note so far (filter P(fragments.deploy.rollout_note#filter)), that is its outcome
     (C(unchanged), C(updated), C(failed), C(reverted), C(revert failed), or empty when not tried yet), what went
     wrong there and the digest it ran before this rollout switched it; and the hosts the play lost (out of reach).
-  - A host failed when its outcome is C(failed) or C(revert failed), or it was lost. The rollout
+  - A host failed when its outcome is C(failed) or C(revert failed), or it was lost; a lost host's note is not
+    read (it did not end this rollout's steps, and may be an earlier rollout's). The rollout
     stops once more hosts failed than O(max_fail_percentage) of all allows (0 stops at the first).
   - The hosts to put back (unless O(revert_on_failure) is false) are those that ran another version before
     this rollout changed them (the note's C(previous_digest)) and either failed after their switch (the load balancer
@@ -72,9 +73,9 @@ from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import (
 def rollout_tally(notes, lost=None, max_fail_percentage=0, release=None, revert_on_failure=True):
     lost = list(lost or [])
     release = release or {}
-    notes = dict((host, whole_note(note)) for host, note in notes.items())
-    outcomes = dict((host, note["outcome"]) for host, note in notes.items())
     hosts = list(notes) + [host for host in lost if host not in notes]
+    notes = dict((host, whole_note(note)) for host, note in notes.items() if host not in lost)
+    outcomes = dict((host, note["outcome"]) for host, note in notes.items())
     failed = [host for host in hosts if outcomes.get(host) in FAILURES or host in lost]
     tried = [host for host in hosts if outcomes.get(host)]
     updated = [host for host in hosts if outcomes.get(host) == UPDATED]

@@ -139,8 +139,6 @@ def noted(note, step, result=None, failure=None, failed_task=""):
     """The host's note after `step` of the rollout (see filter rollout_note); the note given is not changed.
     `result` is what the step's module returned, `failure` what the failed task returned."""
     note, result = whole_note(note), result or {}
-    if step == "start":
-        return dict(FRESH_NOTE)
     if step == "prepared":
         # The call gives the lock back where the release serves already: nothing is left to do there.
         held = result.get("acquired") and not result.get("released")
@@ -170,6 +168,6 @@ def noted(note, step, result=None, failure=None, failed_task=""):
         note.update(outcome=REVERT_FAILED, error=(note["error"] + "; " if note["error"] else "")
                     + "putting back %s failed: %s" % (note["previous_digest"], reason(failure)))
     else:
-        raise ValueError("a rollout step is one of start, prepared, prepare failed, converged, converge failed, "
+        raise ValueError("a rollout step is one of prepared, prepare failed, converged, converge failed, "
                          "changed, change failed, reverted, revert failed; not %r" % (step,))
     return note

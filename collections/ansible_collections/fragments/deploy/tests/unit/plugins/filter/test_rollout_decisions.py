@@ -58,6 +58,13 @@ def test_a_stopped_rollout_says_where_it_failed_and_why_what_went_back_and_what_
         "The rollout stopped. Failed: a (failed). Put back on their previous version: none. Not tried: none.")
 
 
+def test_a_lost_host_s_note_of_an_earlier_rollout_is_not_read():
+    tally = tallied({"a": "updated", "b": "updated", "c": ""}, ["a"], 50, previous={"a": OTHER, "b": OTHER},
+                    errors={"a": "an earlier rollout's"})
+    assert (tally["failed"], tally["updated"], tally["tried"], tally["to_revert"]) == (["a"], ["b"], ["b"], [])
+    assert "a (out of reach)" in tallied({"a": "updated", "b": ""}, ["a"], 0)["message"]
+
+
 @pytest.mark.parametrize(("notes", "lost", "nothing_to_do"), [
     ({"a": {"outcome": "unchanged"}, "b": {"outcome": "unchanged"}}, [], True),
     ({"a": {"outcome": "unchanged"}, "b": {"outcome": ""}}, [], False),              # b is still to change
@@ -118,7 +125,7 @@ def test_what_a_prepared_host_notes(answer, outcome, lock_path):
 
 
 def test_a_failure_is_noted_with_what_it_said_and_the_lock_it_left():
-    note = rollout_note(rollout_note({}, "start"), "prepare failed",
+    note = rollout_note({}, "prepare failed",
                         failure={"msg": "  docker is not running \n", "lock_path": "/l"})
     assert (note["outcome"], note["error"], note["lock_path"]) == ("failed", "docker is not running", "/l")
     note = rollout_note({}, "converge failed", failure={}, failed_task="Install Docker")
@@ -161,7 +168,7 @@ def test_a_put_back_host_keeps_its_failure_and_says_where_it_went():
 def test_notes_feed_the_tally():
     notes = {"a": rollout_note({}, "changed", {"outcome": "deployed", "previous_digest": OTHER}),
              "b": rollout_note({}, "change failed", {"outcome": "refused"}, {"msg": "gate: exit 3"}),
-             "c": rollout_note({}, "start")}
+             "c": {}}
     tally = rollout_tally(notes, [], 0)
     assert (tally["stopped"], tally["to_revert"], tally["not_tried"]) == (True, ["a"], ["c"])
     assert "b (gate: exit 3)" in tally["message"]
