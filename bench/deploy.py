@@ -12,6 +12,8 @@ and the proxy stay installed):
   rolling         deploy.yml of v2, one host at a time (the default), a request loop on every host
   all at once     from v1 again with no v2 image: deploy.yml of v2, deploy_batch_size=100%, loops on every host
   all at once, strategy free   the same with ANSIBLE_STRATEGY=free
+  rolling, quiet / all at once, quiet   from v1 with no v2 image, the same rollouts with no request
+                  loop: the loops' own load grows with the hosts, all of them on this machine's cores
   bare minimum    in parallel on every host (logged in beforehand), from v1 with no v2 image:
                   ssh host 'docker pull IMAGE@DIGEST && docker rm -f APP && docker run -d ...'
   bare minimum with login   the same, logging in first in the same ssh command (password on stdin)
@@ -43,8 +45,8 @@ from loops import RequestLoop  # noqa: E402
 from machine import measured, publish  # noqa: E402
 
 APP = "fragments"
-STEPS = ("first deploy", "no-op", "rolling", "all at once", "all at once, strategy free", "bare minimum",
-         "bare minimum with login", "bare no-op")
+STEPS = ("first deploy", "no-op", "rolling", "all at once", "all at once, strategy free", "rolling, quiet",
+         "all at once, quiet", "bare minimum", "bare minimum with login", "bare no-op")
 
 
 def timed(run) -> float:
@@ -204,6 +206,10 @@ def measure_hosts(lab: Lab, count: int, runs: int, v1: str, v2: str) -> dict:
             if step in failed:
                 failed[step].append(failures)
                 asked[step].append(total)
+        for step, batch_size in (("rolling, quiet", 1), ("all at once, quiet", "100%")):
+            empty_hosts(hosts)
+            assert deploy(lab, v1, deploy_batch_size="100%").returncode == 0
+            times[step].append(timed(lambda: deploy(lab, v2, deploy_batch_size=batch_size)))
         empty_hosts(hosts)
         bare_login(lab, hosts)
         bare(lab, hosts, image + v1, replace=False)
@@ -307,10 +313,12 @@ def write_page(args, release_times, per_count: dict[int, dict]) -> None:
     lines.append("| Docker and the proxy installed on new hosts, then first deploy (once, all at once) | "
                  + " | ".join(f"{per_count[c]['install']:.1f}" for c in counts) + " |")
     gate = median(per_count[last]["gates"])
-    adds = ((med[last]["rolling"] - med[first]["rolling"]) / (last - first)) if last > first else float("nan")
+    adds = {step: ((med[last][step] - med[first][step]) / (last - first)) if last > first else float("nan")
+            for step in ("rolling", "rolling, quiet")}
     goals = [
         ("version change, all at once, ours / bare minimum", "all at once", "bare minimum", "<= 2.0"),
         ("version change, all at once, ours / bare minimum with login", "all at once", "bare minimum with login", ""),
+        ("version change, all at once, quiet, ours / bare minimum", "all at once, quiet", "bare minimum", ""),
         ("no-op re-run, ours / bare no-op", "no-op", "bare no-op", "<= 1.5"),
     ]
     lines += ["", "## Against the goals", "", "| figure | " + " | ".join(f"{c} hosts" for c in counts) + " | goal |",
@@ -322,9 +330,10 @@ def write_page(args, release_times, per_count: dict[int, dict]) -> None:
         goal = "<= 1.3 at 4 hosts" if step == "all at once" else ""
         lines.append(f"| growth of {step} against {first} host | "
                      + " | ".join(f"{med[c][step] / med[first][step]:.2f}" for c in counts) + f" | {goal} |")
-    lines += [f"| rolling: seconds each host adds ({first} -> {last} hosts) | {adds:.1f} | | "
+    lines += [f"| rolling: seconds each host adds ({first} -> {last} hosts) | {adds['rolling']:.1f} | | "
               f"<= its gate + 1 s = {gate + 1:.1f} (gate median {gate:.1f} s: candidate healthy, then healthy "
-              "behind the proxy) |"]
+              "behind the proxy) |",
+              f"| rolling, quiet: seconds each host adds ({first} -> {last} hosts) | {adds['rolling, quiet']:.1f} | | |"]
     lines += ["", "## Requests that failed during a version change (a 20 ms loop on every host, through its proxy)", "",
               "| rollout | " + " | ".join(f"{c} hosts" for c in counts) + " | goal |", "| --- |" + " --- |" * (len(counts) + 1)]
     for step in ("rolling", "all at once"):
@@ -353,6 +362,10 @@ def write_page(args, release_times, per_count: dict[int, dict]) -> None:
               "  still up and not called unhealthy), drains and stops the old one, records, prunes;",
               "  then the locks given back. *rolling* changes one host at a time (the default); *all at once* is",
               "  `-e deploy_batch_size=100%`, the same parallelism as the bare minimum.",
+              "- *rolling* and *all at once* run while a request loop asks every host every 20 ms (the failed",
+              "  requests above); their *quiet* twins run with no loop, as the bare minimum does. The loops and",
+              "  every lab host share this machine's 2 cores, so their load grows with the host count, where",
+              "  EC2 hosts would each have their own.",
               "- Every measured change starts from hosts without the new image, so each pulls it."]
     publish("deploy.md", "\n".join(lines))
 
