@@ -51,11 +51,10 @@ _value:
 import ipaddress
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.six import string_types
 
 
 def cidr_problems(cidrs, name="cidrs", allow_world=True):
-    if isinstance(cidrs, string_types) or not isinstance(cidrs, (list, tuple)):
+    if isinstance(cidrs, str) or not isinstance(cidrs, (list, tuple)):
         raise AnsibleFilterError("cidr_problems: %s must be a list of CIDR blocks, not %s" % (name, type(cidrs).__name__))
     problems = []
     for cidr in cidrs:

@@ -42,10 +42,9 @@ _value:
 """
 
 import ipaddress
+from urllib.parse import urlsplit
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.six import string_types
-from ansible.module_utils.six.moves.urllib.parse import urlsplit
 
 PRIVATE_SUFFIXES = (".internal", ".local", ".lan", ".home.arpa", ".lab")
 
@@ -60,7 +59,7 @@ def is_public_host(host):
 
 
 def plain_http_to_public(urls):
-    if isinstance(urls, string_types) or not isinstance(urls, (list, tuple)):
+    if isinstance(urls, str) or not isinstance(urls, (list, tuple)):
         raise AnsibleFilterError("plain_http_to_public: give a list of URLs, not %s" % type(urls).__name__)
     found = []
     for url in urls:

@@ -20,9 +20,9 @@ import json
 import re
 import socket
 import ssl
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlencode, urljoin, urlsplit
 
-from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
-from ansible.module_utils.six.moves.urllib.parse import urlencode, urljoin, urlsplit
 from ansible.module_utils.urls import open_url
 
 # Every manifest kind a tag can point at. Without these Distribution 2.8 answers with

@@ -65,8 +65,8 @@ expires_at:
 """
 
 import base64
+from urllib.parse import urlparse
 
-from ansible.module_utils.six.moves.urllib.parse import urlparse
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 try:

@@ -12,8 +12,8 @@ __metaclass__ = type
 import json
 import os
 import tempfile
+from urllib.error import HTTPError, URLError
 
-from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import open_url
 
 ANSWER_LIMIT = 2000  # characters of the app's answer shown; status is for a glance
