@@ -238,6 +238,19 @@ def test_invalid_deploy_variables_are_refused_before_any_change(lab, app_images,
     assert lab.on_host(f"test -e {LOCK}")[0] == 1
 
 
+def test_a_strategy_that_lets_hosts_run_ahead_is_refused_before_any_change(lab, app_images):
+    """The rollout reads every host's note between two steps: with ANSIBLE_STRATEGY=free a host
+    would read the others' before they are taken (the deploy benchmark's free-strategy row failed
+    so, at random, on 4 hosts)."""
+    before = app_container(lab)
+    run = lab.play("deploy.yml", "-e", json.dumps({**image_vars(lab), "deploy_tag": "v2"}),
+                   env={"ANSIBLE_STRATEGY": "free"})
+    assert run.returncode != 0
+    assert "needs a strategy that keeps the hosts in step (linear), not free" in flat(run.output), run.output[-2000:]
+    assert app_container(lab) == before
+    assert lab.on_host(f"test -e {LOCK}")[0] == 1
+
+
 @pytest.mark.parametrize(("inventory", "message"), [
     ("all:\n  hosts:\n    broken: [\n", "Completely failed to parse inventory source"),
     ('{"fragments_hosts": {"hosts": {"odd-port": {"ansible_host": "127.0.0.1", "ansible_port": "twenty-two"}}}}',

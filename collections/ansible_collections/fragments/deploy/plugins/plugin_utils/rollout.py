@@ -67,6 +67,19 @@ def settings_problem(batch, max_fail_percentage, lock_stale_after):
             "(now %s). Nothing was changed." % (batch, max_fail_percentage, lock_stale_after))
 
 
+def strategy_problem(strategy):
+    """The refusal of a strategy that does not keep the hosts in step, or '' for linear ones.
+
+    The batches, the stop rule and the refusals read every host's note between two steps; a
+    strategy that lets each host run ahead (free, host_pinned) would read notes not yet taken."""
+    name = (strategy or "linear").rsplit(".", 1)[-1]
+    if name == "debug" or name.endswith("linear"):
+        return ""
+    return ("The deploy role needs a strategy that keeps the hosts in step (linear), not %s: the batches, the stop "
+            "rule and the refusals read every host's state between two steps. Unset ANSIBLE_STRATEGY or the strategy "
+            "setting of ansible.cfg. Nothing was changed." % strategy)
+
+
 def digest_problem(digest):
     """The sentence that says how to fix a digest asked for, or '' when it is one (or none was asked for)."""
     if not digest or DIGEST.match(digest):

@@ -9,7 +9,8 @@ import re
 import pytest
 
 from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import (
-    digest_problem, lock_owner, no_target_group, not_healthy_in_time, plain_http_problem, settings_problem)
+    digest_problem, lock_owner, no_target_group, not_healthy_in_time, plain_http_problem, settings_problem,
+    strategy_problem)
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -31,6 +32,18 @@ def test_each_invalid_setting_is_refused_saying_what_each_should_be(batch, perce
         "Check the deploy settings: deploy_batch_size is a number of hosts or a percentage such as 50%% (now %s), "
         "deploy_max_fail_percentage a whole number from 0 to 100 (now %s), deploy_lock_stale_after seconds above 0 "
         "(now %s). Nothing was changed." % (batch, percent, stale))
+
+
+@pytest.mark.parametrize("strategy", ["linear", "ansible.builtin.linear", "debug", "mitogen_linear", None, ""])
+def test_strategies_that_keep_the_hosts_in_step_pass(strategy):
+    assert strategy_problem(strategy) == ""
+
+
+@pytest.mark.parametrize("strategy", ["free", "ansible.builtin.free", "host_pinned", "mitogen_free"])
+def test_a_strategy_that_lets_hosts_run_ahead_is_refused_naming_it(strategy):
+    said = strategy_problem(strategy)
+    assert said.startswith("The deploy role needs a strategy that keeps the hosts in step (linear), not %s:" % strategy)
+    assert said.endswith("Unset ANSIBLE_STRATEGY or the strategy setting of ansible.cfg. Nothing was changed.")
 
 
 @pytest.mark.parametrize("digest", ["", DIGEST])
