@@ -11,7 +11,6 @@ and the proxy stay installed):
   no-op           deploy.yml of v1 again
   rolling         deploy.yml of v2, one host at a time (the default), a request loop on every host
   all at once     from v1 again with no v2 image: deploy.yml of v2, deploy_batch_size=100%, loops on every host
-  all at once, strategy free   the same with ANSIBLE_STRATEGY=free
   rolling, quiet / all at once, quiet   from v1 with no v2 image, the same rollouts with no request
                   loop: the loops' own load grows with the hosts, all of them on this machine's cores
   bare minimum    in parallel on every host (logged in beforehand), from v1 with no v2 image:
@@ -27,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
 import subprocess
@@ -45,8 +43,8 @@ from loops import RequestLoop  # noqa: E402
 from machine import measured, publish  # noqa: E402
 
 APP = "fragments"
-STEPS = ("first deploy", "no-op", "rolling", "all at once", "all at once, strategy free", "rolling, quiet",
-         "all at once, quiet", "bare minimum", "bare minimum with login", "bare no-op")
+STEPS = ("first deploy", "no-op", "rolling", "all at once", "rolling, quiet", "all at once, quiet", "bare minimum",
+         "bare minimum with login", "bare no-op")
 
 
 def timed(run) -> float:
@@ -187,7 +185,6 @@ def measure_hosts(lab: Lab, count: int, runs: int, v1: str, v2: str) -> dict:
     with_install = timed(lambda: deploy(lab, v1, deploy_batch_size="100%"))
     print(f"{count} hosts, Docker and the proxy installed, then first deploy: {with_install:.1f} s", flush=True)
     image = f"registry.lab:{lab.registry_port}/{APP}@"
-    free = {**os.environ, "ANSIBLE_STRATEGY": "free"}
     for run in range(runs):
         print(f"{count} hosts, run {run + 1}/{runs}", flush=True)
         empty_hosts(hosts)
@@ -198,14 +195,12 @@ def measure_hosts(lab: Lab, count: int, runs: int, v1: str, v2: str) -> dict:
         failed["rolling"].append(failures)
         asked["rolling"].append(total)
         gates.extend(gate_seconds(hosts, v2))
-        for step, env in (("all at once", None), ("all at once, strategy free", free)):
-            empty_hosts(hosts)
-            assert deploy(lab, v1, deploy_batch_size="100%").returncode == 0
-            seconds, failures, total = under_load(lab, lambda: deploy(lab, v2, env=env, deploy_batch_size="100%"))
-            times[step].append(seconds)
-            if step in failed:
-                failed[step].append(failures)
-                asked[step].append(total)
+        empty_hosts(hosts)
+        assert deploy(lab, v1, deploy_batch_size="100%").returncode == 0
+        seconds, failures, total = under_load(lab, lambda: deploy(lab, v2, deploy_batch_size="100%"))
+        times["all at once"].append(seconds)
+        failed["all at once"].append(failures)
+        asked["all at once"].append(total)
         for step, batch_size in (("rolling, quiet", 1), ("all at once, quiet", "100%")):
             empty_hosts(hosts)
             assert deploy(lab, v1, deploy_batch_size="100%").returncode == 0
@@ -326,7 +321,7 @@ def write_page(args, release_times, per_count: dict[int, dict]) -> None:
     for name, ours, theirs, goal in goals:
         lines.append(f"| {name} | " + " | ".join(f"{med[c][ours] / med[c][theirs]:.2f}" for c in counts)
                      + f" | {goal} |")
-    for step in ("all at once", "all at once, strategy free", "no-op", "bare minimum"):
+    for step in ("all at once", "all at once, quiet", "no-op", "bare minimum"):
         goal = "<= 1.3 at 4 hosts" if step == "all at once" else ""
         lines.append(f"| growth of {step} against {first} host | "
                      + " | ".join(f"{med[c][step] / med[first][step]:.2f}" for c in counts) + f" | {goal} |")
