@@ -17,9 +17,10 @@ from pathlib import Path
 import docker
 import pytest
 import requests
+import yaml
 
 from corpus import Corpus
-from lab import APP_REPOSITORY, Lab, flat, settled, start_playbook
+from lab import APP_REPOSITORY, ROOT, Lab, flat, settled, start_playbook
 from loops import RequestLoop
 
 pytestmark = pytest.mark.e2e
@@ -238,15 +239,27 @@ def test_invalid_deploy_variables_are_refused_before_any_change(lab, app_images,
     assert lab.on_host(f"test -e {LOCK}")[0] == 1
 
 
-def test_a_strategy_that_lets_hosts_run_ahead_is_refused_before_any_change(lab, app_images):
+@pytest.mark.parametrize(("origin", "refusal"), [
+    ("ANSIBLE_STRATEGY", "not free: the batches, the stop rule and the refusals read every host's state between two "
+                         "steps. To run it, unset ANSIBLE_STRATEGY or the strategy setting of ansible.cfg."),
+    ("play keyword", "not host_pinned: the batches, the stop rule and the refusals read every host's state between "
+                     "two steps. To run it, remove strategy: host_pinned from the play."),
+])
+def test_a_strategy_that_lets_hosts_run_ahead_is_refused_before_any_change(lab, app_images, tmp_path, origin, refusal):
     """The rollout reads every host's note between two steps: with ANSIBLE_STRATEGY=free a host
     would read the others' before they are taken (the deploy benchmark's free-strategy row failed
-    so, at random, on 4 hosts)."""
+    so, at random, on 4 hosts). The play's own strategy keyword is refused the same way."""
     before = app_container(lab)
-    run = lab.play("deploy.yml", "-e", json.dumps({**image_vars(lab), "deploy_tag": "v2"}),
-                   env={"ANSIBLE_STRATEGY": "free"})
+    extra = ["-e", json.dumps({**image_vars(lab), "deploy_tag": "v2"})]
+    if origin == "ANSIBLE_STRATEGY":
+        run = lab.play("deploy.yml", *extra, env={"ANSIBLE_STRATEGY": "free"})
+    else:
+        plays = yaml.safe_load((ROOT / "playbooks/deploy.yml").read_text())
+        plays[-1]["strategy"] = "host_pinned"
+        (tmp_path / "deploy.yml").write_text(yaml.safe_dump(plays))
+        run = lab.play("deploy.yml", *extra, playbook_dir=tmp_path)
     assert run.returncode != 0
-    assert "needs a strategy that keeps the hosts in step (linear), not free" in flat(run.output), run.output[-2000:]
+    assert refusal in flat(run.output), run.output[-2000:]
     assert app_container(lab) == before
     assert lab.on_host(f"test -e {LOCK}")[0] == 1
 

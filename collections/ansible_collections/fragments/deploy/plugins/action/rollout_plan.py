@@ -7,11 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible import constants as C
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import (
-    digest_problem, lock_owner, plain_http_problem, read_target_group, settings_problem, strategy_problem)
+    digest_problem, lock_owner, plain_http_problem, read_target_group, settings_problem)
 
 ARGUMENTS = {
     "batch_size": {"type": "raw", "required": True},
@@ -37,8 +36,7 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENTS)
         result["changed"] = False
-        problem = (strategy_problem(C.DEFAULT_STRATEGY)
-                   or settings_problem(args["batch_size"], args["max_fail_percentage"], args["lock_stale_after"]))
+        problem = settings_problem(args["batch_size"], args["max_fail_percentage"], args["lock_stale_after"])
         if not problem and not args["hosts"]:
             problem = ("The inventory has no host in the group %s: check the -i options and that the hosts are "
                        "running. Nothing was changed." % args["group"])

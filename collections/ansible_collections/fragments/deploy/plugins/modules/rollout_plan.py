@@ -17,9 +17,6 @@ description:
   - Refuses, saying what to fix, a batch size that is neither a number of hosts above 0 nor a percentage from 1%
     to 100%, a fail percentage outside 0 to 100, a lock age that is not above 0, a group without hosts, and a
     digest asked for that is not C(sha256:) and 64 hex digits.
-  - Refuses a configured strategy (C(ANSIBLE_STRATEGY), ansible.cfg's C(strategy)) that lets each host run ahead
-    of the others, such as C(free), since the rollout reads every host's state between two steps. A play's own
-    C(strategy) keyword is not seen here; the deploy role's plays must keep the linear one.
   - Refuses app addresses (O(app_urls)) that are plain HTTP to a public address, where every password or token
     would cross the internet unencrypted, unless O(plain_http_allowed).
   - With O(target_group), refuses a load balancer's target group that does not exist in O(region), read with

@@ -67,17 +67,21 @@ def settings_problem(batch, max_fail_percentage, lock_stale_after):
             "(now %s). Nothing was changed." % (batch, max_fail_percentage, lock_stale_after))
 
 
-def strategy_problem(strategy):
-    """The refusal of a strategy that does not keep the hosts in step, or '' for linear ones.
+def strategy_problem(strategy, configured):
+    """The refusal of a play strategy that does not keep the hosts in step, or '' for linear ones.
 
     The batches, the stop rule and the refusals read every host's note between two steps; a
-    strategy that lets each host run ahead (free, host_pinned) would read notes not yet taken."""
+    strategy that lets each host run ahead (free, host_pinned) would read notes not yet taken.
+    strategy is the play's (its keyword, else the configured one, configured): the refusal says
+    which to change."""
     name = (strategy or "linear").rsplit(".", 1)[-1]
     if name == "debug" or name.endswith("linear"):
         return ""
+    where = ("unset ANSIBLE_STRATEGY or the strategy setting of ansible.cfg" if strategy == configured
+             else "remove strategy: %s from the play" % strategy)
     return ("The deploy role needs a strategy that keeps the hosts in step (linear), not %s: the batches, the stop "
-            "rule and the refusals read every host's state between two steps. Unset ANSIBLE_STRATEGY or the strategy "
-            "setting of ansible.cfg. Nothing was changed." % strategy)
+            "rule and the refusals read every host's state between two steps. To run it, %s. Nothing was "
+            "changed." % (strategy, where))
 
 
 def digest_problem(digest):

@@ -36,14 +36,21 @@ def test_each_invalid_setting_is_refused_saying_what_each_should_be(batch, perce
 
 @pytest.mark.parametrize("strategy", ["linear", "ansible.builtin.linear", "debug", "mitogen_linear", None, ""])
 def test_strategies_that_keep_the_hosts_in_step_pass(strategy):
-    assert strategy_problem(strategy) == ""
+    assert strategy_problem(strategy, "free") == ""
 
 
 @pytest.mark.parametrize("strategy", ["free", "ansible.builtin.free", "host_pinned", "mitogen_free"])
-def test_a_strategy_that_lets_hosts_run_ahead_is_refused_naming_it(strategy):
-    said = strategy_problem(strategy)
+def test_a_configured_strategy_that_lets_hosts_run_ahead_is_refused_naming_it_and_the_setting(strategy):
+    said = strategy_problem(strategy, strategy)
     assert said.startswith("The deploy role needs a strategy that keeps the hosts in step (linear), not %s:" % strategy)
-    assert said.endswith("Unset ANSIBLE_STRATEGY or the strategy setting of ansible.cfg. Nothing was changed.")
+    assert said.endswith("To run it, unset ANSIBLE_STRATEGY or the strategy setting of ansible.cfg. Nothing was changed.")
+
+
+@pytest.mark.parametrize("configured", ["linear", "free"])
+def test_a_play_keyword_that_lets_hosts_run_ahead_is_refused_naming_the_keyword(configured):
+    said = strategy_problem("host_pinned", configured)
+    assert said.startswith("The deploy role needs a strategy that keeps the hosts in step (linear), not host_pinned:")
+    assert said.endswith("To run it, remove strategy: host_pinned from the play. Nothing was changed.")
 
 
 @pytest.mark.parametrize("digest", ["", DIGEST])
