@@ -15,6 +15,8 @@ description:
   - Splits the hosts, in their order, into consecutive batches of O(size) hosts, as a play's
     C(serial) keyword would, by a number of hosts or a percentage of them (rounded down, at
     least one host).
+  - With O(through), only the batches up to and including that host's own: what the host
+    includes in a rolling deploy, where the included batches must run in order.
 options:
   _input:
     description: The hosts.
@@ -25,12 +27,20 @@ options:
     description: Hosts per batch, C(2), or a percentage of them, C(50%).
     type: raw
     required: true
+  through:
+    description: A host of the list; the batches after its own are left out. Empty, all batches.
+    type: str
+    default: ""
 """
 
 EXAMPLES = r"""
 - name: Show the batches
   ansible.builtin.debug:
     msg: "{{ ['a', 'b', 'c', 'd', 'e'] | fragments.deploy.batches('40%') }}"  # [[a, b], [c, d], [e]]
+
+- name: Show the batches up to host c's
+  ansible.builtin.debug:
+    msg: "{{ ['a', 'b', 'c', 'd', 'e'] | fragments.deploy.batches('40%', through='c') }}"  # [[a, b], [c, d]]
 """
 
 RETURN = r"""
@@ -45,12 +55,16 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import batch_size
 
 
-def batches(hosts, size):
+def batches(hosts, size, through=""):
+    hosts = list(hosts)
     try:
         step = batch_size(size, len(hosts))
     except ValueError as exc:
         raise AnsibleFilterError("batches: %s" % exc)
-    return [list(hosts[start:start + step]) for start in range(0, len(hosts), step)]
+    if through and through not in hosts:
+        raise AnsibleFilterError("batches: through=%r is not one of the hosts" % (through,))
+    end = (hosts.index(through) // step + 1) * step if through else len(hosts)
+    return [hosts[start:start + step] for start in range(0, end, step)]
 
 
 class FilterModule(object):

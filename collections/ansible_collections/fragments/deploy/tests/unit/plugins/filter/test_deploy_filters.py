@@ -29,6 +29,26 @@ def test_batches_split_in_order(size, expected):
     assert batches(HOSTS, size) == expected
 
 
+@pytest.mark.parametrize("size, through, expected", [
+    (2, "h1", [["h1", "h2"]]),
+    (2, "h2", [["h1", "h2"]]),
+    (2, "h3", [["h1", "h2"], ["h3", "h4"]]),
+    (2, "h5", [["h1", "h2"], ["h3", "h4"], ["h5"]]),
+    (1, "h3", [["h1"], ["h2"], ["h3"]]),
+    ("100%", "h4", [HOSTS]),
+])
+def test_batches_through_a_host_end_with_its_own(size, through, expected):
+    # A prefix of the whole list for every host: the deploy role's hosts include the same batch
+    # files in the same order, whichever host's include Ansible reads first.
+    assert batches(HOSTS, size, through=through) == expected
+    assert batches(HOSTS, size)[:len(expected)] == expected
+
+
+def test_batches_through_a_host_not_listed_is_refused():
+    with pytest.raises(AnsibleFilterError, match="through='h9' is not one of the hosts"):
+        batches(HOSTS, 2, through="h9")
+
+
 @pytest.mark.parametrize("size", [0, "0%", "101%", "-1", "half", None])
 def test_batches_refuse_a_size_that_is_none(size):
     with pytest.raises(AnsibleFilterError, match="a batch size is a number of hosts above 0"):
