@@ -13,12 +13,12 @@ short_description: A host's note in a rollout after one of its steps
 version_added: 0.5.0
 description:
   - The deploy role keeps one note per host for a rollout, C({outcome, error, lock_path, holder, previous_digest,
-    converged}), and passes it through this filter after each step; filter P(fragments.deploy.rollout_tally#filter)
+    converged, app_running}), and passes it through this filter after each step; filter P(fragments.deploy.rollout_tally#filter)
     tallies the notes.
   - "The outcome is C('') (not tried yet), C(unchanged), C(updated), C(failed), C(reverted) or C(revert failed)."
   - "Steps: C(prepared) (the first, on an empty note; O(result) is M(fragments.deploy.app_prepare)'s: the lock
     held unless the call gave it back, or who else holds it, whether Docker and the proxy are as configured,
-    C(unchanged) where the release serves already); C(prepare failed) (the first too); C(converged);
+    whether the app runs there, C(unchanged) where the release serves already); C(prepare failed) (the first too); C(converged);
     C(converge failed); C(changed) (O(result) is M(fragments.deploy.app_deploy)'s: C(updated) when it deployed, with
     the digest it ran before); C(change failed) (the digest to go back to only when O(result) says the switch was
     made); C(reverted) (a failed host stays failed); C(revert failed)."
@@ -54,7 +54,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: The note after the step, C({outcome, error, lock_path, holder, previous_digest, converged}).
+  description: The note after the step, C({outcome, error, lock_path, holder, previous_digest, converged, app_running}).
   type: dict
 """
 

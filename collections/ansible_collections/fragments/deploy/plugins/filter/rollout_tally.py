@@ -23,6 +23,9 @@ description:
     this rollout changed them (the note's C(previous_digest)) and either failed after their switch (the load balancer
     did not call the new version healthy) or, once the rollout stops, were updated. A host that ran nothing
     before keeps the new version.
+  - Docker and the proxy converge first, all at once, on the hosts not tried yet (and not held by another deploy)
+    where they are not as configured and the app did not run when the rollout began (C(converge_first)): nothing there has to keep serving. On the
+    others they converge in the host's batch.
   - Nothing is left to do (C(nothing_to_do)) when every host runs the release already (C(unchanged)), none was lost
     and no note holds a lock (the prepare calls gave theirs back); the deploy role ends there.
   - The message says, once stopped, where it failed and why (the note's C(error)), what was put back and what was not
@@ -61,13 +64,13 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description: >-
-    failed, lost, tried, updated, reverted, not_tried, to_revert (lists of hosts, in play order), stopped
+    failed, lost, tried, updated, reverted, not_tried, to_revert, converge_first (lists of hosts, in play order), stopped
     and nothing_to_do (bools) and message (the rollout's outcome in a sentence or three).
   type: dict
 """
 
 from ansible_collections.fragments.deploy.plugins.plugin_utils.rollout import (
-    FAILED, FAILURES, REVERTED, UNCHANGED, UPDATED, whole_note)
+    FAILED, FAILURES, NOT_TRIED, REVERTED, UNCHANGED, UPDATED, whole_note)
 
 
 def rollout_tally(notes, lost=None, max_fail_percentage=0, release=None, revert_on_failure=True):
@@ -90,6 +93,8 @@ def rollout_tally(notes, lost=None, max_fail_percentage=0, release=None, revert_
         "stopped": stopped,
         "to_revert": [host for host in notes if revert_on_failure and notes[host]["previous_digest"] and (
             outcomes[host] == FAILED or stopped and outcomes[host] == UPDATED)],
+        "converge_first": [host for host in notes if outcomes[host] == NOT_TRIED and not notes[host]["holder"]
+                           and not notes[host]["converged"] and not notes[host]["app_running"]],
         "nothing_to_do": bool(notes) and not lost and all(
             note["outcome"] == UNCHANGED and not note["lock_path"] for note in notes.values()),
     }

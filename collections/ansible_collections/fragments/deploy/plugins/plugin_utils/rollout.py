@@ -25,10 +25,10 @@ from ansible_collections.fragments.deploy.plugins.module_utils.app_host import D
 NOT_TRIED, UPDATED, FAILED, REVERTED, REVERT_FAILED = "", "updated", "failed", "reverted", "revert failed"
 FAILURES = (FAILED, REVERT_FAILED)
 # What a rollout notes of each host: its outcome, what went wrong, the lock it holds there (or who
-# else does), the digest it ran before this rollout switched it, and whether Docker and the proxy
-# are as configured.
+# else does), the digest it ran before this rollout switched it, whether Docker and the proxy
+# are as configured, and whether the app ran there when the rollout began.
 FRESH_NOTE = {"outcome": NOT_TRIED, "error": "", "lock_path": "", "holder": None, "previous_digest": "",
-              "converged": False}
+              "converged": False, "app_running": False}
 
 
 def batch_size(size, count):
@@ -160,7 +160,7 @@ def noted(note, step, result=None, failure=None, failed_task=""):
         # The call gives the lock back where the release serves already: nothing is left to do there.
         held = result.get("acquired") and not result.get("released")
         note.update(lock_path=result.get("lock_path", "") if held else "", holder=result.get("holder"),
-                    converged=bool(result.get("converged")),
+                    converged=bool(result.get("converged")), app_running=bool(result.get("app_running")),
                     outcome=UNCHANGED if result.get("acquired") and result.get("up_to_date") else NOT_TRIED)
     elif step == "prepare failed":
         note.update(outcome=FAILED, error=reason(failure), lock_path=(failure or {}).get("lock_path") or "")

@@ -44,7 +44,7 @@ def test_the_tally_names_each_kind_of_host_in_play_order():
     assert tally.pop("message")
     assert tally == {"failed": ["b", "e", "f"], "lost": ["f"], "tried": ["a", "b", "c", "e"], "updated": ["a"],
                      "reverted": ["c"], "not_tried": ["d"], "stopped": True, "to_revert": [],
-                     "nothing_to_do": False}
+                     "converge_first": ["d"], "nothing_to_do": False}
 
 
 def test_a_stopped_rollout_says_where_it_failed_and_why_what_went_back_and_what_was_not_tried():
@@ -139,7 +139,7 @@ def test_a_failure_is_noted_with_what_it_said_and_the_lock_it_left():
 def test_a_change_is_noted_updated_only_when_the_module_deployed(answer, outcome, previous):
     assert rollout_note({"lock_path": "/l"}, "changed", answer) == {
         "outcome": outcome, "error": "", "lock_path": "/l", "holder": None, "previous_digest": previous,
-        "converged": False}
+        "converged": False, "app_running": False}
 
 
 @pytest.mark.parametrize(("answer", "previous"), [
@@ -187,6 +187,22 @@ def test_a_prepared_host_notes_whether_docker_and_the_proxy_are_as_configured():
     assert rollout_note({}, "prepared", dict(PREPARED, converged=True))["converged"] is True
     assert rollout_note({}, "prepared", PREPARED)["converged"] is False
     assert rollout_note(rollout_note({}, "prepared", PREPARED), "converged")["converged"] is True
+
+
+def test_docker_and_the_proxy_converge_first_only_where_no_app_runs_and_they_are_not_as_configured():
+    notes = {
+        "new": rollout_note({}, "prepared", dict(PREPARED, app_running=False)),
+        "serving": rollout_note({}, "prepared", dict(PREPARED, app_running=True)),
+        "converged": rollout_note({}, "prepared", dict(PREPARED, converged=True)),
+        "current": rollout_note({}, "prepared", dict(PREPARED, up_to_date=True, released=True)),
+        "failed": rollout_note({}, "prepare failed", failure={"msg": "no docker"}),
+        "held": rollout_note({}, "prepared", {"acquired": False, "holder": {"owner": "bob"}, "lock_path": "/l"}),
+        "lost": {},
+    }
+    assert (notes["new"]["app_running"], notes["serving"]["app_running"]) == (False, True)
+    assert rollout_tally(notes, ["lost"])["converge_first"] == ["new"]
+    notes["new"] = rollout_note(notes["new"], "converged")
+    assert rollout_tally(notes, ["lost"])["converge_first"] == []
 
 
 def test_an_unknown_step_is_refused():
