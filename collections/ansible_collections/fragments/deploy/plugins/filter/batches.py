@@ -15,8 +15,8 @@ description:
   - Splits the hosts, in their order, into consecutive batches of O(size) hosts, as a play's
     C(serial) keyword would, by a number of hosts or a percentage of them (rounded down, at
     least one host).
-  - With O(through), only the batches up to and including that host's own: what the host
-    includes in a rolling deploy, where the included batches must run in order.
+  - With O(through), only the batches up to and including that host's own, the ones the host
+    includes in a rolling deploy (a prefix of the same list on every host keeps their order).
 options:
   _input:
     description: The hosts.

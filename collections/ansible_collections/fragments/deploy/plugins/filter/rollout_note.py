@@ -13,14 +13,14 @@ short_description: A host's note in a rollout after one of its steps
 version_added: 0.5.0
 description:
   - The deploy role keeps one note per host for a rollout, C({outcome, error, lock_path, holder, previous_digest,
-    converged, app_running}), and passes it through this filter after each step; filter P(fragments.deploy.rollout_tally#filter)
-    tallies the notes.
+    converged, app_running}), and passes it through this filter after each step; filter
+    P(fragments.deploy.rollout_tally#filter) tallies the notes.
   - "The outcome is C('') (not tried yet), C(unchanged), C(updated), C(failed), C(reverted) or C(revert failed)."
   - "Steps: C(prepared) (the first, on an empty note; O(result) is M(fragments.deploy.app_prepare)'s: the lock
     held unless the call gave it back, or who else holds it, whether Docker and the proxy are as configured,
-    whether the app runs there, C(unchanged) where the release serves already); C(prepare failed) (the first too); C(converged);
-    C(converge failed); C(changed) (O(result) is M(fragments.deploy.app_deploy)'s: C(updated) when it deployed, with
-    the digest it ran before); C(change failed) (the digest to go back to only when O(result) says the switch was
+    whether the app runs there, C(unchanged) where the release serves already); C(prepare failed) (the first too);
+    C(converged); C(converge failed); C(changed) (O(result) is M(fragments.deploy.app_deploy)'s: C(updated) when it
+    deployed, with the digest it ran before); C(change failed) (the digest to go back to only when O(result) says the switch was
     made); C(reverted) (a failed host stays failed); C(revert failed)."
   - Errors name the failed task (O(failed_task)) for C(converge failed), and a put-back adds to the error it follows.
 options:

@@ -23,9 +23,9 @@ description:
     this rollout changed them (the note's C(previous_digest)) and either failed after their switch (the load balancer
     did not call the new version healthy) or, once the rollout stops, were updated. A host that ran nothing
     before keeps the new version.
-  - Docker and the proxy converge first, all at once, on the hosts not tried yet (and not held by another deploy)
-    where they are not as configured and the app did not run when the rollout began (C(converge_first)): nothing there has to keep serving. On the
-    others they converge in the host's batch.
+  - Docker and the proxy converge first, all at once (C(converge_first)), on the hosts not tried yet and not held by
+    another deploy where they are not as configured and the app did not run when the rollout began, since nothing
+    there has to keep serving. On the others they converge in the host's batch.
   - Nothing is left to do (C(nothing_to_do)) when every host runs the release already (C(unchanged)), none was lost
     and no note holds a lock (the prepare calls gave theirs back); the deploy role ends there.
   - The message says, once stopped, where it failed and why (the note's C(error)), what was put back and what was not
@@ -64,8 +64,8 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description: >-
-    failed, lost, tried, updated, reverted, not_tried, to_revert, converge_first (lists of hosts, in play order), stopped
-    and nothing_to_do (bools) and message (the rollout's outcome in a sentence or three).
+    failed, lost, tried, updated, reverted, not_tried, to_revert, converge_first (lists of hosts, in play order),
+    stopped and nothing_to_do (bools) and message (the rollout's outcome in a sentence or three).
   type: dict
 """
 
