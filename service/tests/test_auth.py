@@ -269,6 +269,24 @@ def test_an_unknown_user_costs_a_bcrypt_check_like_a_wrong_password(tmp_path, mo
     assert len(checked) == 3
 
 
+def test_an_unknown_user_is_checked_against_the_costliest_hash_and_none_is_made_at_start(tmp_path, monkeypatch):
+    """No hash is made at start (one of cost 12 took 0.25 s of the service's start): an unknown
+    name is checked against the file's costliest hash; with no users at all, nothing is checked."""
+    path = tmp_path / "htpasswd-two"
+    path.write_text("".join(f"{user}:" + bcrypt.hashpw(b"right", bcrypt.gensalt(rounds=cost)).decode() + "\n"
+                            for user, cost in (("cheap@example.com", 4), ("dear@example.com", 5), ("mid@example.com", 4))))
+    monkeypatch.setattr(bcrypt, "hashpw", lambda *args: pytest.fail("a hash was made"))
+    users = Htpasswd.load(str(path))
+    checked = []
+    real = bcrypt.checkpw
+    monkeypatch.setattr(bcrypt, "checkpw", lambda password, hashed: checked.append(hashed[:7]) or real(password, hashed))
+    assert users.check("nobody@example.com", "right") is False  # the password of every user: refused all the same
+    assert checked == [b"$2b$05$"]
+    (tmp_path / "htpasswd-empty").write_text("# nobody yet\n")
+    assert Htpasswd.load(str(tmp_path / "htpasswd-empty")).check("nobody@example.com", "right") is False
+    assert checked == [b"$2b$05$"]
+
+
 async def wrong_passwords(client, count: int, answered: list, headers: dict | None = None) -> None:
     """`count` wrong passwords for alice side by side; each answer's status appended to `answered` as it comes."""
     async def wrong(number: int) -> None:

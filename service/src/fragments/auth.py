@@ -8,7 +8,6 @@ import binascii
 import hashlib
 import hmac
 import re
-import secrets
 import ssl
 import threading
 import time
@@ -16,7 +15,6 @@ from collections import OrderedDict, deque
 
 import bcrypt
 import certifi
-import jwt
 
 # $2y$ (Apache's htpasswd -B), $2b$ (bcrypt's own) or $2a$, a two-digit cost, 53 characters.
 BCRYPT_HASH = re.compile(r"^\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}$")
@@ -32,8 +30,9 @@ class Htpasswd:
         self._users = users
         self._verified: dict[str, bytes] = {}
         self._lock = threading.Lock()
-        costs = sorted(int(hashed.split(b"$")[2]) for hashed in users.values()) or [12]
-        self._unknown = bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(rounds=costs[-1]))
+        # An unknown name is checked against the file's costliest hash (its answer ignored):
+        # no hash is made at start, where one of cost 12 took 0.25 s of the service's start.
+        self._unknown = max(users.values(), key=lambda hashed: int(hashed.split(b"$")[2]), default=None)
 
     @classmethod
     def load(cls, path: str) -> Htpasswd:
@@ -66,6 +65,8 @@ class Htpasswd:
         if self.remembered(user, password):
             return True
         hashed = self._users.get(user)
+        if self._unknown is None:  # no users: no name to hide
+            return False
         if not bcrypt.checkpw(password.encode(), hashed or self._unknown) or hashed is None:
             return False
         with self._lock:
@@ -159,7 +160,9 @@ class Cognito:
 
     def __init__(self, issuer: str, client_id: str, jwks_url: str, refetch_after: float = 30.0,
                  ssl_context: ssl.SSLContext | None = None):
-        self.issuer, self.client_id = issuer, client_id
+        import jwt  # here: only Cognito's users need it, 0.1 s of every start otherwise
+
+        self.issuer, self.client_id, self._jwt = issuer, client_id, jwt
         # Cognito rotates keys rarely; a token signed by a key not in the cache makes PyJWT
         # fetch the set again, at most every `refetch_after` seconds (a flood of made-up key
         # ids cannot hammer the pool's endpoint).
@@ -170,14 +173,14 @@ class Cognito:
         """The token's user, or None when the token is not a valid ID token of the pool."""
         try:
             key = self._keys.get_signing_key_from_jwt(token)
-        except jwt.PyJWKClientConnectionError as exc:
+        except self._jwt.PyJWKClientConnectionError as exc:
             raise CognitoUnavailable(str(exc)) from exc
-        except jwt.PyJWTError:
+        except self._jwt.PyJWTError:
             return None
         try:
-            claims = jwt.decode(token, key.key, algorithms=["RS256"], audience=self.client_id, issuer=self.issuer,
-                                options={"require": ["exp", "iss", "aud", "token_use", "sub"]})
-        except jwt.PyJWTError:
+            claims = self._jwt.decode(token, key.key, algorithms=["RS256"], audience=self.client_id,
+                                      issuer=self.issuer, options={"require": ["exp", "iss", "aud", "token_use", "sub"]})
+        except self._jwt.PyJWTError:
             return None
         if claims.get("token_use") != "id":
             return None
