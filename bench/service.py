@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark the fragments service image: size against a naive single-stage build,
 requests per second under wrk (the memory backend, and the aws one against moto's server
-beside it), time from start to a healthy answer, and time to stop on SIGTERM. Medians of repeated runs, written to
-docs/benchmarks/service.md.
+beside it), time from start to a healthy answer, and time to stop on SIGTERM. Medians of
+repeated runs, written to docs/benchmarks/service.md.
 
     .venv/bin/python bench/service.py [--runs 3] [--seconds 5]
 """
