@@ -94,6 +94,19 @@ def test_bad_input_is_refused_before_anything_is_created(ec2_lab, ec2, tmp_path)
     assert ec2_lab.host_states() == {}
 
 
+@pytest.mark.parametrize("overrides, message", [
+    ({"data_tier_table": "no"}, "data_tier_table must be a DynamoDB table name"),
+    ({"ec2_hosts_admin_cidrs": []}, "ec2_hosts_admin_cidrs is empty"),
+])
+def test_provision_checks_both_roles_before_it_makes_either(ec2_lab, ec2, overrides, message):
+    """The data tier and the network are made side by side: a bad setting of either stops both."""
+    run = ec2_lab.provision(1, **overrides)
+    assert run.returncode != 0 and message in run.output, run.output
+    assert ours(ec2) == {kind: [] for kind in ours(ec2)}
+    assert ec2_lab.aws("dynamodb").list_tables()["TableNames"] == []
+    assert ec2_lab.aws("s3").list_buckets()["Buckets"] == []
+
+
 def test_a_load_balancer_in_subnets_of_one_zone_is_refused_before_anything_is_created(ec2_lab, ec2):
     """Someone else's VPC whose two subnets share a zone: an ALB needs two zones."""
     vpc = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
@@ -141,6 +154,15 @@ def test_create_one_host_that_ssh_reaches(ec2_lab, ec2):
     assert host["name"] == f"{ec2_lab.name}-{instance['InstanceId']}"
     assert ec2_lab.host_states() == {instance["InstanceId"]: "running"}
     assert run.recap[host["name"]]["failed"] == 0
+
+
+def test_a_data_tier_that_fails_leaves_the_instances_as_they_are(ec2_lab, ec2):
+    """The instances wait for the data tier, made beside the network: here AWS refuses its tags."""
+    before = [i["InstanceId"] for i in instances(ec2)]
+    run = ec2_lab.provision(2, data_tier_tags={"aws:reserved": "no"})
+    assert run.returncode != 0
+    assert "The data tier failed (above); no instance was created, started or stopped." in run.output, run.output
+    assert [i["InstanceId"] for i in instances(ec2)] == before
 
 
 def test_check_mode_creates_nothing(ec2_lab, ec2):
