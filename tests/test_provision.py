@@ -13,7 +13,7 @@ import json
 import boto3
 import pytest
 
-from lab import LIVE_INSTANCES, Lab
+from lab import LIVE_INSTANCES, ROOT, Lab
 
 pytestmark = pytest.mark.e2e
 OURS = [{"Name": "tag:Project", "Values": ["fragments"]}, {"Name": "tag:Environment", "Values": ["lab"]},
@@ -163,6 +163,23 @@ def test_a_data_tier_that_fails_leaves_the_instances_as_they_are(ec2_lab, ec2):
     assert run.returncode != 0
     assert "The data tier failed (above); no instance was created, started or stopped." in run.output, run.output
     assert [i["InstanceId"] for i in instances(ec2)] == before
+
+
+def test_main_goes_on_from_the_network_step_only_with_the_same_settings(ec2_lab, ec2):
+    """Entry point network then main in one play run, as provision.yml runs them: with the same
+    settings main makes no second network step; with other app ports it makes it again, so the
+    security group ends as main's settings say."""
+    def app_ports() -> list[int]:
+        [group] = ec2.describe_security_groups(Filters=OURS)["SecurityGroups"]
+        return sorted(p["FromPort"] for p in group["IpPermissions"] if p.get("FromPort") != 22)
+
+    network_step = "TASK [fragments.deploy.ec2_hosts : Create the VPC]"
+    for first_ports, network_steps in (([80], 1), ([8081], 2)):
+        run = ec2_lab.play("ec2_network_then_main.yml", "-e", json.dumps({"network_app_ports": first_ports,
+                           "ec2_hosts_count": 1}), playbook_dir=ROOT / "tests/playbooks")
+        assert run.returncode == 0, run.output
+        assert run.output.count(network_step) == network_steps, run.output
+        assert app_ports() == [80]
 
 
 def test_check_mode_creates_nothing(ec2_lab, ec2):
