@@ -19,6 +19,7 @@ pytestmark = pytest.mark.e2e
 OURS = [{"Name": "tag:Project", "Values": ["fragments"]}, {"Name": "tag:Environment", "Values": ["lab"]},
         {"Name": "tag:ManagedBy", "Values": ["fragments-deploy"]}]
 NETWORK_STEP = "TASK [fragments.deploy.ec2_hosts : Create the VPC]"
+KEY_PAIR_STEP = "TASK [fragments.deploy.ec2_hosts : Import the public key as the instances' key pair]"
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +132,11 @@ def test_a_load_balancer_in_subnets_of_one_zone_is_refused_before_anything_is_cr
 def test_create_one_host_that_ssh_reaches(ec2_lab, ec2):
     run = ec2_lab.provision(1)
     assert run.returncode == 0, run.output
-    # The network step ran once: the instances step went on from it.
+    # The network and key pair steps ran once, the key pair's on the data tier's host: the
+    # instances step on localhost went on from both.
     assert run.output.count(NETWORK_STEP) == 1, run.output
+    assert run.output.count(KEY_PAIR_STEP) == 1, run.output
+    assert "ok: [fragments-data-tier -> localhost]" in run.output, run.output
     [instance] = instances(ec2)
     assert instance["State"]["Name"] == "running"
     tags = {t["Key"]: t["Value"] for t in instance["Tags"]}
@@ -169,17 +173,22 @@ def test_a_data_tier_that_fails_leaves_the_instances_as_they_are(ec2_lab, ec2):
     assert [i["InstanceId"] for i in instances(ec2)] == before
 
 
-def test_main_makes_the_network_again_when_its_settings_differ_from_the_network_step_s(ec2_lab, ec2):
-    """Entry point network then main in one play run, as provision.yml runs them, but with other
-    app ports in the first: main makes the network step again, so the security group ends as
-    main's settings say. (With the same settings main goes on from it: every provision.yml run,
-    test_create_one_host_that_ssh_reaches.)"""
-    run = ec2_lab.play("ec2_network_then_main.yml", "-e", json.dumps({"network_app_ports": [8081], "ec2_hosts_count": 1}),
-                       playbook_dir=ROOT / "tests/playbooks")
+def test_main_makes_the_network_and_key_pair_again_when_their_settings_differ_from_the_first_steps(ec2_lab, ec2):
+    """Entry points network and key_pair then main in one play run, as provision.yml runs them,
+    but with other app ports and key pair tags in the first two: main makes both again, so the
+    security group and the key pair end as main's settings say. (With the same settings main goes
+    on from them: every provision.yml run, test_create_one_host_that_ssh_reaches.)"""
+    run = ec2_lab.play("ec2_network_then_main.yml", "-e", json.dumps({
+        "network_app_ports": [8081], "key_pair_tags": {"Step": "key_pair"}, "ec2_hosts_count": 1}),
+        playbook_dir=ROOT / "tests/playbooks")
     assert run.returncode == 0, run.output
     assert run.output.count(NETWORK_STEP) == 2, run.output
+    assert run.output.count(KEY_PAIR_STEP) == 2, run.output
     [group] = ec2.describe_security_groups(Filters=OURS)["SecurityGroups"]
     assert sorted(p["FromPort"] for p in group["IpPermissions"] if p.get("FromPort") != 22) == [80]
+    [key] = ec2.describe_key_pairs(KeyNames=["fragments-lab"])["KeyPairs"]
+    tags = {tag["Key"]: tag["Value"] for tag in key.get("Tags", [])}
+    assert tags["ManagedBy"] == "fragments-deploy" and "Step" not in tags, key
 
 
 def test_check_mode_creates_nothing(ec2_lab, ec2):
