@@ -11,11 +11,11 @@ import pytest
 
 from lab import APP_REPOSITORY, ROOT, Lab
 
-# The files whose tests bring up labs of their own form one unit of work, and the worker that
-# takes it takes nothing else: that worker never brings up the shared session lab below (its
-# lab_up, provision, Docker install, image builds and pushes), while the other worker takes
-# every other file. The two lanes are about equally long (seconds per file in
-# docs/benchmarks/tests.md).
+# The two longest files whose tests bring up labs of their own form one unit of work, and the
+# worker that takes it takes nothing else: that worker never brings up the shared session lab
+# below (its lab_up, provision, Docker install, image builds and pushes), while the other worker
+# takes every other file (tests/test_provision_refusals.py too, which has a lab of its own). The
+# two lanes are about equally long (seconds per file in docs/benchmarks/tests.md).
 OWN_LAB_LANE = ("tests/test_fleet.py", "tests/test_provision.py")
 
 

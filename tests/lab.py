@@ -22,9 +22,12 @@ ROOT = Path(__file__).resolve().parents[1]
 APP_REPOSITORY = "e2e/app"
 MANIFEST_TYPES = ("application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, "
                   "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json")
-# Playbooks after which the lab's hosts may be others (Lab.hosts() asks the inventory again).
 # An EC2 filter: the instances that are not gone (terminated or on their way).
 LIVE_INSTANCES = {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
+# EC2 filters: what carries all three tags provision gives the lab's resources.
+OURS = [{"Name": "tag:Project", "Values": ["fragments"]}, {"Name": "tag:Environment", "Values": ["lab"]},
+        {"Name": "tag:ManagedBy", "Values": ["fragments-deploy"]}]
+# Playbooks after which the lab's hosts may be others (Lab.hosts() asks the inventory again).
 FLEET_CHANGING = frozenset({"provision.yml", "teardown.yml", "site.yml", "lab_up.yml", "lab_down.yml"})
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
@@ -32,6 +35,25 @@ RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s
 # The tests' clients (urllib.request.urlopen) check HTTPS against the system's CAs and the
 # CA of each lab brought up in this process (the load balancer's certificate is a lab's).
 _TRUSTED = ssl.create_default_context()
+
+
+def our_instances(ec2) -> list[dict]:
+    """The lab's instances that are not gone, oldest first."""
+    reservations = ec2.describe_instances(Filters=[*OURS, LIVE_INSTANCES])["Reservations"]
+    return sorted((i for r in reservations for i in r["Instances"]), key=lambda i: i["LaunchTime"])
+
+
+def ours(ec2) -> dict[str, list]:
+    """Everything in the lab's cloud that carries all our tags, by kind."""
+    return {
+        "instances": [i["InstanceId"] for i in our_instances(ec2)],
+        "security_groups": [g["GroupId"] for g in ec2.describe_security_groups(Filters=OURS)["SecurityGroups"]],
+        "key_pairs": [k["KeyName"] for k in ec2.describe_key_pairs(Filters=OURS)["KeyPairs"]],
+        "vpcs": [v["VpcId"] for v in ec2.describe_vpcs(Filters=OURS)["Vpcs"]],
+        "subnets": [s["SubnetId"] for s in ec2.describe_subnets(Filters=OURS)["Subnets"]],
+        "gateways": [g["InternetGatewayId"] for g in ec2.describe_internet_gateways(Filters=OURS)["InternetGateways"]],
+        "route_tables": [t["RouteTableId"] for t in ec2.describe_route_tables(Filters=OURS)["RouteTables"]],
+    }
 
 
 def settled(read, done, timeout: float = 30, pause: float = 0.2):
