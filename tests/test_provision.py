@@ -17,6 +17,7 @@ from lab import OURS, ROOT, Lab, our_instances, ours
 
 pytestmark = pytest.mark.e2e
 NETWORK_STEP = "TASK [fragments.deploy.ec2_hosts : Create the VPC]"
+LOOKUP_STEP = "TASK [fragments.deploy.ec2_hosts : Check that the region offers the instance type]"
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,9 @@ def ec2(ec2_lab):
 def test_create_one_host_that_ssh_reaches(ec2_lab, ec2):
     run = ec2_lab.provision(1)
     assert run.returncode == 0, run.output
-    # The network step ran once: the instances step went on from it.
+    # The lookups ran once, before anything was made, and the network step once: each step
+    # after them went on from them.
+    assert run.output.count(LOOKUP_STEP) == 1, run.output
     assert run.output.count(NETWORK_STEP) == 1, run.output
     [instance] = our_instances(ec2)
     assert instance["State"]["Name"] == "running"
