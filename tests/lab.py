@@ -10,6 +10,8 @@ import ssl
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -338,3 +340,17 @@ class Lab:
                                  headers={"Accept": MANIFEST_TYPES}, auth=("fragments", self.registry_password()),
                                  verify=str(self.ca_file), timeout=10)
         return response.headers.get("Docker-Content-Digest") if response.status_code == 200 else None
+
+
+@contextmanager
+def own_lab(**settings) -> Iterator[Lab]:
+    """A lab of a test file's own (Lab's settings): what a run that died half-way left taken
+    down, brought up, and taken down when the file's tests are done."""
+    lab = Lab(**settings)
+    lab.down()
+    run = lab.up()
+    assert run.returncode == 0, run.output
+    try:
+        yield lab
+    finally:
+        lab.down()

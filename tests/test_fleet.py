@@ -30,7 +30,7 @@ import pytest
 import requests
 
 from corpus import Corpus, call
-from lab import LIVE_INSTANCES, ROOT, Lab, flat, settled
+from lab import LIVE_INSTANCES, ROOT, flat, own_lab, settled
 from loops import FleetLoop, RequestLoop, WriteLoop
 
 pytestmark = pytest.mark.e2e
@@ -41,25 +41,21 @@ GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
 def fleet(tmp_path_factory):
     # The first host bare, as a plain cloud image: site.yml installs Docker and nginx there, as
     # `make run` does; the others baked.
-    lab = Lab(name="fragments-e2e-fleet", registry_port=15483, moto_port=15540,
-              first_host_image="fragments-base/labhost:bookworm")
-    lab.down()
-    run = lab.up()
-    assert run.returncode == 0, run.output
-    source = tmp_path_factory.mktemp("fleet") / "service"
-    shutil.copytree(ROOT / "service", source, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "tests"))
-    (source / ".gitignore").write_text("build-ca/*.crt\n")
-    # The switch, from an inventory source whose group_vars/all come last (and so win).
-    balanced = tmp_path_factory.mktemp("load-balancer")
-    (balanced / "hosts.yml").write_text("all: {}\n")
-    (balanced / "group_vars").mkdir()
-    (balanced / "group_vars/all.yml").write_text("ec2_hosts_load_balancer: true\n")
-    lab.extra_inventories = [str(balanced)]
-    subprocess.run(["git", "init", "-q", str(source)], check=True)
-    commit(source, "v1")
-    lab.source = source
-    yield lab
-    lab.down()
+    with own_lab(name="fragments-e2e-fleet", registry_port=15483, moto_port=15540,
+                 first_host_image="fragments-base/labhost:bookworm") as lab:
+        source = tmp_path_factory.mktemp("fleet") / "service"
+        shutil.copytree(ROOT / "service", source, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "tests"))
+        (source / ".gitignore").write_text("build-ca/*.crt\n")
+        # The switch, from an inventory source whose group_vars/all come last (and so win).
+        balanced = tmp_path_factory.mktemp("load-balancer")
+        (balanced / "hosts.yml").write_text("all: {}\n")
+        (balanced / "group_vars").mkdir()
+        (balanced / "group_vars/all.yml").write_text("ec2_hosts_load_balancer: true\n")
+        lab.extra_inventories = [str(balanced)]
+        subprocess.run(["git", "init", "-q", str(source)], check=True)
+        commit(source, "v1")
+        lab.source = source
+        yield lab
 
 
 def commit(source, message):

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from lab import OURS, ROOT, Lab, our_instances, ours
+from lab import OURS, ROOT, our_instances, ours, own_lab
 
 pytestmark = pytest.mark.e2e
 NETWORK_STEP = "TASK [fragments.deploy.ec2_hosts : Create the VPC]"
@@ -22,12 +22,8 @@ LOOKUP_STEP = "TASK [fragments.deploy.ec2_hosts : Check that the region offers t
 
 @pytest.fixture(scope="module")
 def ec2_lab():
-    lab = Lab(name="fragments-e2e-ec2", registry_port=15463, moto_port=15520)
-    lab.down()
-    run = lab.up()
-    assert run.returncode == 0, run.output
-    yield lab
-    lab.down()
+    with own_lab(name="fragments-e2e-ec2", registry_port=15463, moto_port=15520) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")

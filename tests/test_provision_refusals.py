@@ -8,19 +8,15 @@ import json
 
 import pytest
 
-from lab import Lab, ours
+from lab import ours, own_lab
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def refusals_lab():
-    lab = Lab(name="fragments-e2e-refusals", registry_port=15493, moto_port=15550)
-    lab.down()
-    run = lab.up()
-    assert run.returncode == 0, run.output
-    yield lab
-    lab.down()
+    with own_lab(name="fragments-e2e-refusals", registry_port=15493, moto_port=15550) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")
