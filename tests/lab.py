@@ -58,6 +58,12 @@ def ours(ec2) -> dict[str, list]:
     }
 
 
+def assert_nothing_of_ours(ec2) -> None:
+    """No kind of resource in the lab's cloud holds anything that carries all our tags."""
+    found = ours(ec2)
+    assert found == {kind: [] for kind in found}, found
+
+
 def settled(read, done, timeout: float = 30, pause: float = 0.2):
     """read() again until done(what it read) or `timeout` seconds have passed; the last reading,
     for the caller's assertion to show."""

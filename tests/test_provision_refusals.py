@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from lab import ours, own_lab
+from lab import assert_nothing_of_ours, own_lab
 
 pytestmark = pytest.mark.e2e
 
@@ -60,7 +60,7 @@ def test_bad_input_is_refused_before_anything_is_created(refusals_lab, ec2, tmp_
     said = refusals_lab.refusals("fragments.deploy.ec2_hosts", [overrides for overrides, _ in BAD_INPUTS], tmp_path)
     for (overrides, message), refusal in zip(BAD_INPUTS, said):
         assert message in refusal, (overrides, refusal or "taken")
-    assert ours(ec2) == {kind: [] for kind in ours(ec2)}
+    assert_nothing_of_ours(ec2)
     assert refusals_lab.host_states() == {}
 
 
@@ -75,7 +75,7 @@ def test_provision_checks_both_roles_before_it_makes_either(refusals_lab, ec2, o
     and so does an instance type the region lacks."""
     run = refusals_lab.provision(1, **overrides)
     assert run.returncode != 0 and message in run.output, run.output
-    assert ours(ec2) == {kind: [] for kind in ours(ec2)}
+    assert_nothing_of_ours(ec2)
     assert refusals_lab.aws("dynamodb").list_tables()["TableNames"] == []
     assert refusals_lab.aws("s3").list_buckets()["Buckets"] == []
 
@@ -92,7 +92,7 @@ def test_a_load_balancer_in_subnets_of_one_zone_is_refused_before_anything_is_cr
         assert run.returncode != 0
         assert "A load balancer needs subnets in two availability zones" in run.output
         assert "are in us-east-1a;" in " ".join(run.output.split())
-        assert ours(ec2) == {kind: [] for kind in ours(ec2)}
+        assert_nothing_of_ours(ec2)
         assert refusals_lab.host_states() == {}
     finally:
         for subnet in subnets:
